@@ -1,0 +1,3 @@
+"""Expression Lab core library: everything but the user interface."""
+
+__version__ = "0.1.0"

