@@ -57,6 +57,8 @@ class CropConfig:
     """
 
     crop_size: int = CROP_SIZE
+    # re-decode a big JPEG at a finer scale when the face would be upscaled more than 1/this
+    redecode_below: float = 0.7
     margin: float = 0.25  # extra space around the face box on every side, as a share of its size
     # big photos are decoded at reduced size for detection (JPEG draft mode: 1/2, 1/4, 1/8)
     detect_max_side: int = 960
@@ -400,10 +402,11 @@ def _found_when_zoomed_out(lm: Landmarker, rgb: np.ndarray) -> bool:
     import cv2
 
     h, w = rgb.shape[:2]
-    fill = tuple(int(v) for v in rgb.reshape(-1, 3).mean(0))
-    canvas = cv2.copyMakeBorder(rgb, h // 2, h // 2, w // 2, w // 2, cv2.BORDER_CONSTANT, value=fill)
-    small = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)
-    return bool(lm.detect(small))
+    small = cv2.resize(rgb, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    fill = tuple(int(v) for v in small[::4, ::4].reshape(-1, 3).mean(0))
+    py, px = h // 4, w // 4
+    canvas = cv2.copyMakeBorder(small, py, py, px, px, cv2.BORDER_CONSTANT, value=fill)
+    return bool(lm.detect(canvas))
 
 
 def _square_crop(rgb: np.ndarray, box: tuple[float, float, float, float], margin: float, size: int):
@@ -505,7 +508,7 @@ def _extract_decoded(data, image, cfg: CropConfig, lm: Landmarker, decode_cfg: D
     # face would otherwise be upscaled into the crop.
     src, src_scale, box = rgb, scale, face.box
     side = max(x1 - x0, y1 - y0) * (1 + 2 * cfg.margin)
-    if side < cfg.crop_size and scale < 1.0:
+    if side < cfg.redecode_below * cfg.crop_size and scale < 1.0:
         want = int(max(h, w) * cfg.crop_size / side) + 1
         finer = decode(data, max_side=want, cfg=decode_cfg)
         if finer.scale > scale:
