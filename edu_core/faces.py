@@ -69,8 +69,10 @@ class CropConfig:
     outside_landmark_share: float = 0.04  # share of landmarks outside the frame
     close_up_face_share: float = 0.7  # face box height (or width) / image height (or width)
     # tiny faces
-    min_face_px: int = 40  # face box width in original pixels
-    min_face_share: float = 0.08  # face box width / image width
+    # a face is too small when its box is narrower than this in the original photo, or than
+    # this share of the photo's width (its expression pieces are then a few pixels each)
+    min_face_px: int = 80
+    min_face_share: float = 0.06
     # head pose, degrees
     max_yaw: float = 40.0
     max_pitch: float = 35.0
@@ -86,6 +88,8 @@ class CropConfig:
     # a hand is skin-coloured: then the lips must also show the texture of a real mouth
     mouth_weak_contrast: float = 5.0
     mouth_min_texture: float = 7.0
+    # below this spread of lightness the mouth area is one flat surface (any colour of mask)
+    mouth_flat_texture: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -528,8 +532,11 @@ def _extract_decoded(data, image, cfg: CropConfig, lm: Landmarker, decode_cfg: D
     if quality["eye_ratio"] < cfg.eye_dark_ratio:
         return _rejected("occluded_eyes", f"eye ratio {quality['eye_ratio']:.2f}", **known)
     weak_lips = quality["lip_contrast"] < cfg.mouth_weak_contrast
-    if quality["lip_contrast"] < cfg.mouth_lip_contrast or (
-        weak_lips and quality["mouth_texture"] < cfg.mouth_min_texture
+    flat = quality["mouth_texture"] < cfg.mouth_flat_texture
+    if (
+        flat
+        or quality["lip_contrast"] < cfg.mouth_lip_contrast
+        or (weak_lips and quality["mouth_texture"] < cfg.mouth_min_texture)
     ):
         return _rejected("occluded_mouth", f"lip contrast {quality['lip_contrast']:.1f}", **known)
     return FaceResult(status="ok", **known)  # type: ignore[arg-type]
