@@ -90,6 +90,8 @@ class CropConfig:
     mouth_min_texture: float = 7.0
     # below this spread of lightness the mouth area is one flat surface (any colour of mask)
     mouth_flat_texture: float = 3.0
+    # mean |a*|+|b*| of the crop below this: a black-and-white photo, judged by texture alone
+    min_colour: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -343,7 +345,10 @@ def occlusion_scores(crop: np.ndarray, landmarks: np.ndarray) -> dict[str, float
     mouth = lab[outer]
     skin_a = float(np.median(np.concatenate(skin_patches)[:, 1])) if skin_patches else 0.0
     lip_a = float(np.median(lips[:, 1])) if len(lips) else skin_a
+    # Black-and-white photos carry no redness at all; the lip rule must not judge them.
+    colour = float(np.mean(np.abs(lab[::4, ::4, 1:])))
     return {
+        "colour": colour,
         "eye_ratio": eye_l / max(skin_l, 1.0),
         "lip_contrast": lip_a - skin_a,
         "mouth_texture": float(np.std(mouth[:, 0])) if len(mouth) else 0.0,
@@ -531,11 +536,12 @@ def _extract_decoded(data, image, cfg: CropConfig, lm: Landmarker, decode_cfg: D
     known.update(crop_box=crop_box_orig, crop=crop, landmarks=landmarks, blendshapes=face.blendshapes)
     if quality["eye_ratio"] < cfg.eye_dark_ratio:
         return _rejected("occluded_eyes", f"eye ratio {quality['eye_ratio']:.2f}", **known)
-    weak_lips = quality["lip_contrast"] < cfg.mouth_weak_contrast
+    colourless = quality["colour"] < cfg.min_colour
+    weak_lips = colourless or quality["lip_contrast"] < cfg.mouth_weak_contrast
     flat = quality["mouth_texture"] < cfg.mouth_flat_texture
     if (
         flat
-        or quality["lip_contrast"] < cfg.mouth_lip_contrast
+        or (not colourless and quality["lip_contrast"] < cfg.mouth_lip_contrast)
         or (weak_lips and quality["mouth_texture"] < cfg.mouth_min_texture)
     ):
         return _rejected("occluded_mouth", f"lip contrast {quality['lip_contrast']:.1f}", **known)
