@@ -78,12 +78,16 @@ class CropConfig:
     max_pitch: float = 35.0
     # light and focus, measured on the face box
     dark_luma: float = 45.0
-    bright_luma: float = 225.0
-    bright_clipped_share: float = 0.45
+    bright_luma: float = 205.0
+    bright_clipped_share: float = 0.35
     blur_min_sharpness: float = 15.0
     # occlusion
-    eye_dark_ratio: float = 0.42  # eye-band luma / cheek luma below this = sunglasses
-    # lips must be this much redder (Lab a*) than the skin; masks and scarves are far below
+    eye_dark_ratio: float = 0.42  # eye-band lightness / skin lightness below this = sunglasses
+    eye_min_contrast: float = 20.0  # Lab L spread inside the eye outlines (open eyes: 40+)
+    closed_eyes: float = 0.5  # eyeBlink score above which closed eyes are not judged by contrast
+    hidden_forehead: float = 8.0  # a*b* distance forehead-cheeks above which the forehead is covered
+    eye_hair_ratio: float = 0.3  # eyes this much closer to the forehead's colour = hair over the eyes
+    # lips must be this much redder (Lab a*) than the cheeks; masks and scarves are far below
     mouth_lip_contrast: float = 2.0
     # a hand is skin-coloured: then the lips must also show the texture of a real mouth
     mouth_weak_contrast: float = 5.0
@@ -311,8 +315,14 @@ def occlusion_scores(crop: np.ndarray, landmarks: np.ndarray) -> dict[str, float
     """Numbers that tell a covered mouth or eyes from a visible one, measured on the crop.
 
     ``eye_ratio``: brightness of the eye areas over the brighter of cheeks and forehead
-    (sunglasses, a fringe of hair or a hat brim make the eyes much darker than any skin).
-    ``lip_contrast``: how much redder the lips are than the skin (Lab a*); a mask or scarf
+    (sunglasses, a dark fringe or a hat brim make the eyes much darker than any skin).
+    ``eye_contrast``: lightness spread inside the eye outlines; an open eye shows white and
+    iris side by side, hair or a lens is one even surface.
+    ``eye_hair_ratio``: how much closer the eyes' colour is to the forehead than to the cheeks;
+    a fringe of hair covers forehead and eyes alike. Only meaningful when ``forehead_cheek``
+    (their difference in hue and saturation, Lab a*b*, so that light falling unevenly does not
+    count) is large, i.e. the forehead is hidden.
+    ``lip_contrast``: how much redder the lips are than the cheeks (Lab a*); a mask or scarf
     hides the lips, and what covers them is not redder than skin.
     ``mouth_texture``: spread of lightness inside the lips' outline; a real mouth has the dark
     line between the lips (and teeth when open), a hand or a mask is flat.
@@ -325,32 +335,43 @@ def occlusion_scores(crop: np.ndarray, landmarks: np.ndarray) -> dict[str, float
     cheeks = np.concatenate([_patch(lab, *landmarks[i, :2], r) for i in CHEEKS])
     forehead = np.concatenate([_patch(lab, *landmarks[i, :2], r) for i in FOREHEAD])
     skin_patches = [p for p in (cheeks, forehead) if len(p)]
-    eyes = []
+    bands, contrasts, inside = [], [], []
     for idx in (EYE_RIGHT, EYE_LEFT):
         pts = landmarks[list(idx), :2]
         (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
         pad_x, pad_y = 0.2 * (x1 - x0), 0.6 * (y1 - y0) + 1
-        eyes.append(
+        bands.append(
             lab[
                 max(0, int(y0 - pad_y)) : min(size, int(y1 + pad_y) + 1),
                 max(0, int(x0 - pad_x)) : min(size, int(x1 + pad_x) + 1),
             ].reshape(-1, 3)
         )
-    eye_px = np.concatenate(eyes)
-    eye_l = float(np.mean(eye_px[:, 0])) if len(eye_px) else 0.0
+        eye = lab[_polygon_mask(crop.shape[:2], pts)]
+        if len(eye) >= 4:
+            inside.append(eye)
+            contrasts.append(float(np.percentile(eye[:, 0], 90) - np.percentile(eye[:, 0], 10)))
+    band = np.concatenate(bands)
+    eye_l = float(np.mean(band[:, 0])) if len(band) else 0.0
     skin_l = max((float(np.median(p[:, 0])) for p in skin_patches), default=1.0)
+    eye_med = np.median(np.concatenate(inside), axis=0) if inside else np.zeros(3)
+    cheek_med = np.median(cheeks, axis=0) if len(cheeks) else np.zeros(3)
+    fore_med = np.median(forehead, axis=0) if len(forehead) else cheek_med
     outer = _polygon_mask(crop.shape[:2], landmarks[list(LIPS_OUTER), :2])
     inner = _polygon_mask(crop.shape[:2], landmarks[list(LIPS_INNER), :2])
     lips = lab[outer & ~inner]
     mouth = lab[outer]
-    skin_a = float(np.median(np.concatenate(skin_patches)[:, 1])) if skin_patches else 0.0
-    lip_a = float(np.median(lips[:, 1])) if len(lips) else skin_a
+    lip_a = float(np.median(lips[:, 1])) if len(lips) else float(cheek_med[1])
     # Black-and-white photos carry no redness at all; the lip rule must not judge them.
     colour = float(np.mean(np.abs(lab[::4, ::4, 1:])))
     return {
         "colour": colour,
         "eye_ratio": eye_l / max(skin_l, 1.0),
-        "lip_contrast": lip_a - skin_a,
+        "eye_contrast": float(np.mean(contrasts)) if contrasts else 0.0,
+        "eye_hair_ratio": float(
+            np.linalg.norm(eye_med - fore_med) / max(np.linalg.norm(eye_med - cheek_med), 1.0)
+        ),
+        "forehead_cheek": float(np.linalg.norm(fore_med[1:] - cheek_med[1:])),
+        "lip_contrast": lip_a - float(cheek_med[1]),
         "mouth_texture": float(np.std(mouth[:, 0])) if len(mouth) else 0.0,
     }
 
@@ -534,8 +555,7 @@ def _extract_decoded(data, image, cfg: CropConfig, lm: Landmarker, decode_cfg: D
 
     quality.update(occlusion_scores(crop, landmarks))
     known.update(crop_box=crop_box_orig, crop=crop, landmarks=landmarks, blendshapes=face.blendshapes)
-    if quality["eye_ratio"] < cfg.eye_dark_ratio:
-        return _rejected("occluded_eyes", f"eye ratio {quality['eye_ratio']:.2f}", **known)
+    # The mouth goes first: a mask also covers the cheeks, which the eye checks compare against.
     colourless = quality["colour"] < cfg.min_colour
     weak_lips = colourless or quality["lip_contrast"] < cfg.mouth_weak_contrast
     flat = quality["mouth_texture"] < cfg.mouth_flat_texture
@@ -545,6 +565,14 @@ def _extract_decoded(data, image, cfg: CropConfig, lm: Landmarker, decode_cfg: D
         or (weak_lips and quality["mouth_texture"] < cfg.mouth_min_texture)
     ):
         return _rejected("occluded_mouth", f"lip contrast {quality['lip_contrast']:.1f}", **known)
+    closed = max(face.blendshapes.get("eyeBlinkLeft", 0.0), face.blendshapes.get("eyeBlinkRight", 0.0))
+    hair = quality["forehead_cheek"] > cfg.hidden_forehead and quality["eye_hair_ratio"] < cfg.eye_hair_ratio
+    if (
+        quality["eye_ratio"] < cfg.eye_dark_ratio
+        or hair
+        or (closed < cfg.closed_eyes and quality["eye_contrast"] < cfg.eye_min_contrast)
+    ):
+        return _rejected("occluded_eyes", f"eye ratio {quality['eye_ratio']:.2f}", **known)
     return FaceResult(status="ok", **known)  # type: ignore[arg-type]
 
 
