@@ -1,0 +1,1404 @@
+"""The one bridge between edu_core and Streamlit: shared resources, session set-up, small helpers.
+
+Everything here is about *presentation plumbing* — which language the session uses,
+the MediaPipe landmarkers shared by every session, turning edu_core progress callbacks
+into a progress bar, turning a reason code into a friendly message. Domain work stays
+in the other edu_core modules; pages stay thin by calling these helpers.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from edu_core import i18n
+from edu_core.errors import EduError
+
+T = TypeVar("T")
+
+EXTRACT_WORKERS = 2
+_LANG_KEY = "lang"
+_MODE_KEY = "mode"
+
+
+# --- language and mode ------------------------------------------------------------------------
+
+
+def lang() -> str:
+    """The session's language (Korean unless the student switched)."""
+    value = st.session_state.get(_LANG_KEY, i18n.DEFAULT_LANG)
+    return value if value in i18n.LANGUAGES else i18n.DEFAULT_LANG
+
+
+def tr(key: str, **fmt: object) -> str:
+    """``i18n.t`` in the session's language."""
+    return i18n.t(key, lang(), **fmt)
+
+
+def class_name(class_id: str) -> str:
+    """A class id's display name in the session's language (a teacher's renaming wins)."""
+    return i18n.class_name(class_id, lang(), renamed=renamed())
+
+
+def renamed() -> dict[str, str]:
+    """Class display names the teacher changed (Korean defaults are not renames)."""
+    from edu_core.labels import KOREAN_NAMES
+
+    names = st.session_state.get("display_names") or {}
+    return {c: n for c, n in names.items() if n and n != KOREAN_NAMES.get(c)}
+
+
+def is_teacher() -> bool:
+    """Whether this session unlocked teacher mode."""
+    return teacher_session() is not None
+
+
+def show_error(exc: EduError | str) -> None:
+    """Show a reason code as one short sentence, never a traceback."""
+    code = exc if isinstance(exc, str) else exc.code
+    st.error(i18n.reason_message(code, lang()), icon="⚠️")
+
+
+# --- shared resources ---------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def landmarker_pool() -> Any:
+    """MediaPipe landmarkers shared by every session (at most EXTRACT_WORKERS graphs in memory)."""
+    from edu_core.faces import LandmarkerPool
+
+    return LandmarkerPool(size=EXTRACT_WORKERS)
+
+
+@st.cache_resource(show_spinner=False)
+def device_info() -> dict[str, str]:
+    """Which device training uses: ``{"kind": "gpu"|"cpu", "name": ...}`` (checked once per server)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return {"kind": "gpu", "name": torch.cuda.get_device_name(0)}
+    return {"kind": "cpu", "name": "CPU"}
+
+
+@st.cache_resource(show_spinner=False)
+def _store_at(root: str) -> Any:
+    from edu_core.store import open_store
+
+    return open_store(Path(root))
+
+
+def store() -> Any:
+    """The class data store (one per data folder, shared by every session; it is thread-safe)."""
+    from edu_core.store import default_root
+
+    return _store_at(str(default_root()))
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+class ProgressState:
+    """A thread-safe (done, total) pair that worker threads update and the page thread reads.
+
+    Streamlit elements may only be updated from the script thread, while edu_core calls
+    ``progress(done, total)`` from its worker threads, so the two meet here.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done, self._total = 0, 0
+
+    def __call__(self, done: int, total: int) -> None:
+        with self._lock:
+            self._done, self._total = done, total
+
+    def read(self) -> tuple[int, int]:
+        with self._lock:
+            return self._done, self._total
+
+
+def run_with_progress(
+    work: Callable[[Callable[[int, int], None]], T],
+    *,
+    text_key: str,
+    total: int | None = None,
+    poll_s: float = 0.15,
+) -> T:
+    """Run ``work(progress)`` in a worker thread while a progress bar follows its callbacks.
+
+    ``text_key`` is an i18n key with ``{done}`` and ``{total}`` placeholders. Errors
+    raised by ``work`` are re-raised here, in the page thread, for the page to show.
+    """
+    state = ProgressState()
+    if total:
+        state(0, total)
+    bar = st.progress(0.0, text=tr(text_key, done=0, total=total or "?"))
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        future = ex.submit(work, state)
+        while not future.done():
+            done, tot = state.read()
+            if tot:
+                bar.progress(min(1.0, done / tot), text=tr(text_key, done=done, total=tot))
+            time.sleep(poll_s)
+        result = future.result()
+    done, tot = state.read()
+    bar.progress(1.0, text=tr(text_key, done=tot or done, total=tot or done))
+    return result
+
+
+# --- lessons ------------------------------------------------------------------------------------
+
+_ANSWER_LINE = re.compile(r"^\s*-\s*(정답|Answer)\s*:.*$\n?", re.MULTILINE)
+
+
+def lesson(chapter: str, *, expanded: bool = False) -> None:
+    """Render a chapter's lesson text: objectives for everyone, notes and quiz for teachers."""
+    try:
+        parts = i18n.load_lesson(chapter, lang())
+    except FileNotFoundError:
+        return
+    with st.expander(tr("common.lesson"), expanded=expanded, icon="📘"):
+        st.markdown(parts.get("student", ""))
+        if parts.get("quiz"):
+            st.divider()
+            show = st.toggle(tr("common.show_answer"), key=f"quiz_answers_{chapter}")
+            st.markdown(parts["quiz"] if show else _ANSWER_LINE.sub("", parts["quiz"]))
+    if is_teacher() and parts.get("teacher"):
+        with st.expander(tr("common.teacher_notes"), icon="🧑‍🏫"):
+            st.markdown(parts["teacher"])
+
+
+# --- session and sidebar ------------------------------------------------------------------------
+
+
+def bootstrap() -> None:
+    """Initialise this browser session once: language and mode defaults, URL options.
+
+    ``?lang=en`` opens the app in English (handy for a projector link).
+    """
+    if "booted" not in st.session_state:
+        st.session_state["booted"] = True
+        requested = st.query_params.get("lang")
+        st.session_state.setdefault(
+            _LANG_KEY, requested if requested in i18n.LANGUAGES else i18n.DEFAULT_LANG
+        )
+        st.session_state.setdefault(_MODE_KEY, "student")
+
+
+def sidebar() -> None:
+    """Language switch, student/teacher mode and the GPU/CPU badge."""
+    with st.sidebar:
+        st.segmented_control(
+            i18n.t("sidebar.language", lang()),
+            options=list(i18n.LANGUAGES),
+            format_func=lambda code: {"ko": "한국어", "en": "English"}[code],
+            key=_LANG_KEY,
+            selection_mode="single",
+        )
+        st.radio(
+            tr("sidebar.mode"),
+            options=["student", "teacher"],
+            # Fixed bilingual labels: a label that changes with the language would reset the widget.
+            format_func=lambda m: f"{i18n.t(f'mode.{m}', 'ko')} · {i18n.t(f'mode.{m}', 'en')}",
+            key=_MODE_KEY,
+            horizontal=True,
+        )
+        sid = student_id()
+        if sid is not None:
+            who = tr(
+                "sidebar.student",
+                nickname=st.session_state["nickname"],
+                class_name=st.session_state["class_title"],
+            )
+            st.markdown(f"**{who}**")
+            st.caption(tr("sidebar.resume_code", code=st.session_state["resume_code"]))
+            if st.button(tr("sidebar.leave"), key="leave"):
+                forget_student()
+                st.rerun()
+        dev = device_info()
+        if dev["kind"] == "gpu":
+            st.success(tr("sidebar.device_gpu", name=dev["name"]), icon="⚡")
+        else:
+            st.info(tr("sidebar.device_cpu"), icon="🖥️")
+
+
+# --- students -----------------------------------------------------------------------------------
+
+_RESUME_PARAM = "s"
+
+
+def remember_student(student: Any) -> None:
+    """Make this session the student's and put the resume code in the URL (survives a reload)."""
+    st.session_state["student_id"] = student.id
+    st.session_state["resume_code"] = student.resume_code
+    st.session_state["nickname"] = student.nickname
+    record = store().get_class(student.class_id)
+    st.session_state["class_title"] = record.name
+    st.session_state["display_names"] = dict(record.display_names)
+    st.query_params[_RESUME_PARAM] = student.resume_code
+
+
+def forget_student() -> None:
+    """Leave: this browser no longer opens the student's workspace."""
+    for key in ("student_id", "resume_code", "nickname", "class_title", "display_names"):
+        st.session_state.pop(key, None)
+    st.query_params.pop(_RESUME_PARAM, None)
+
+
+def student_id() -> int | None:
+    """The student of this session, restored from ``?s=<resume code>`` after a reload."""
+    sid = st.session_state.get("student_id")
+    if sid is not None:
+        if st.query_params.get(_RESUME_PARAM) != st.session_state.get("resume_code"):
+            st.query_params[_RESUME_PARAM] = st.session_state["resume_code"]  # page switches drop it
+        return int(sid)
+    code = st.query_params.get(_RESUME_PARAM)
+    if code:
+        try:
+            remember_student(store().resume(code))
+        except EduError:
+            st.query_params.pop(_RESUME_PARAM, None)
+            return None
+        return int(st.session_state["student_id"])
+    return None
+
+
+def require_student() -> int:
+    """The student id, or a friendly pointer to the Start page (and the page stops)."""
+    sid = student_id()
+    if sid is None:
+        st.info(tr("common.need_join"), icon="👋")
+        st.page_link("pages/home.py", label=tr("common.go_home"), icon="🏠")
+        st.stop()
+    return int(sid)
+
+
+def page_header(title_key: str, chapter: str | None = None) -> None:
+    """Title plus the chapter's lesson text."""
+    st.title(tr(title_key))
+    if chapter:
+        lesson(chapter)
+
+
+# --- photos -------------------------------------------------------------------------------------
+
+GALLERY_PAGE = 40
+THUMB_SIDE = 160
+
+
+def extract_and_store(
+    sid: int, entries: list[tuple[str, bytes]], *, source: str, label: str | None = None
+) -> list:
+    """Find the faces in uploaded photos with a progress bar, then store every photo.
+
+    Returns the stored records; a photo counts as received only once the store
+    returned its record, so nothing is acknowledged that a reload could lose.
+    """
+    from edu_core import faces
+
+    db = store()
+
+    def work(progress: Callable[[int, int], None]) -> list:
+        results = faces.extract_many(
+            [data for _, data in entries], workers=EXTRACT_WORKERS, pool=landmarker_pool(), progress=progress
+        )
+        return [
+            db.add_image(sid, data, filename=name, source=source, face=res, label=label if res.ok else None)
+            for (name, data), res in zip(entries, results, strict=True)
+        ]
+
+    return run_with_progress(work, text_key="collect.progress", total=len(entries))
+
+
+def load_samples(sid: int, per_class: int) -> Any:
+    """Put the ready-made sample faces, already labelled, into the workspace."""
+    from edu_core import dataset, faces
+
+    def extractor(blobs: Any) -> list:
+        return faces.extract_many(list(blobs), workers=EXTRACT_WORKERS, pool=landmarker_pool())
+
+    return run_with_progress(
+        lambda progress: dataset.load_samples(
+            store(), sid, per_class, extractor=extractor, progress=progress
+        ),
+        text_key="collect.progress",
+    )
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def _crop_thumb(sid: int, image_id: int, crop_sha: str) -> bytes:
+    from edu_core.images import decode, encode_jpeg
+
+    data = store().crop_bytes(sid, image_id)
+    small = decode(data, max_side=THUMB_SIDE)
+    return encode_jpeg(small.rgb, quality=85)
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def _boxed_thumb(sid: int, image_id: int, sha: str) -> bytes | None:
+    from edu_core import charts
+    from edu_core.images import decode, encode_jpeg
+
+    face = store().face(image_id, sid)
+    if face.box is None:
+        return None
+    img = decode(store().original_bytes(sid, image_id), max_side=2 * THUMB_SIDE)
+    box = [v * img.scale for v in face.box]
+    return encode_jpeg(charts.draw_face_box(img.rgb, box), quality=85)
+
+
+def face_gallery(sid: int, records: list, *, show_box: bool, key: str = "gallery") -> None:
+    """Accepted faces as a grid (crops, or the originals with the face box), newest first, paged."""
+    records = sorted(records, key=lambda r: -r.id)
+    pages = max(1, -(-len(records) // GALLERY_PAGE))
+    page = 1
+    if pages > 1:
+        page = st.pills(tr("label.page"), list(range(1, pages + 1)), default=1, key=f"{key}_page") or 1
+    shown = records[(page - 1) * GALLERY_PAGE : page * GALLERY_PAGE]
+    images, captions = [], []
+    for r in shown:
+        thumb = _boxed_thumb(sid, r.id, r.sha) if show_box else None
+        images.append(thumb or _crop_thumb(sid, r.id, r.crop_sha))
+        captions.append(class_name(r.label) if r.label else r.filename[:18])
+    if images:
+        st.image(images, caption=captions, width=THUMB_SIDE)
+
+
+def rejected_list(sid: int, records: list) -> None:
+    """Each rejected photo with its reason and a *skip* button that removes it."""
+    from edu_core.images import decode, encode_jpeg
+
+    for r in records:
+        thumb_col, text_col, button_col = st.columns([1, 4, 1], vertical_alignment="center")
+        with thumb_col:
+            try:
+                small = decode(store().original_bytes(sid, r.id), max_side=120)
+                st.image(encode_jpeg(small.rgb), width=100)
+            except EduError:
+                st.markdown("## 🚫")
+        with text_col:
+            st.markdown(f"**{r.filename}**")
+            st.warning(i18n.reason_message(r.reason or "error", lang()), icon="⚠️")
+        with button_col:
+            if st.button(tr("collect.skip"), key=f"skip_{r.id}", use_container_width=True):
+                store().delete_image(sid, r.id)
+                st.toast(tr("collect.skipped", name=r.filename))
+                st.rerun()
+
+
+def pieces_view(sid: int, records: list) -> None:
+    """One face's data pieces: brows, eyes and lips drawn, the strongest movements named."""
+    from edu_core import charts
+
+    if not records:
+        return
+    chosen = st.selectbox(
+        tr("collect.pieces_pick"),
+        records,
+        format_func=lambda r: f"#{r.id} · {r.filename}",
+        key="pieces_pick",
+    )
+    face = store().face(chosen.id, sid)
+    if face.crop is None or face.landmarks is None:
+        st.info(tr("collect.no_pieces"))
+        return
+    pic_col, text_col = st.columns([1, 1], gap="large")
+    with pic_col:
+        st.image(charts.draw_pieces(face.crop, face.landmarks), caption=tr("collect.pieces_caption"))
+    with text_col:
+        st.markdown(f"#### {tr('collect.strongest')}")
+        for name, score in charts.top_blendshapes(face.blendshapes, n=4, min_score=0.05):
+            st.progress(min(1.0, score), text=f"{i18n.blendshape_name(name, lang())} · {score:.0%}")
+        st.divider()
+        if st.button(tr("collect.delete"), icon="🗑️", key=f"delete_{chosen.id}"):
+            store().delete_image(sid, chosen.id)  # a student may remove any of their own photos
+            st.toast(tr("collect.skipped", name=chosen.filename))
+            st.rerun()
+
+
+# --- labelling ----------------------------------------------------------------------------------
+
+NO_LABEL = "_none"  # the "no label" choice in widgets (None cannot be a segmented-control option)
+
+
+def label_display(label: str | None) -> str:
+    """A label (or no label) as students read it."""
+    return class_name(label) if label and label != NO_LABEL else tr("label.none")
+
+
+def label_grid(sid: int, records: list, *, target: str | None, key: str, per_row: int = 6) -> None:
+    """Photos in a grid; clicking a photo's button moves it to ``target`` (stored at once)."""
+    records = sorted(records, key=lambda r: r.id)
+    pages = max(1, -(-len(records) // GALLERY_PAGE))
+    page = 1
+    if pages > 1:
+        page = st.pills(tr("label.page"), list(range(1, pages + 1)), default=1, key=f"{key}_page") or 1
+    shown = records[(page - 1) * GALLERY_PAGE : page * GALLERY_PAGE]
+    for start in range(0, len(shown), per_row):
+        for col, r in zip(st.columns(per_row), shown[start : start + per_row], strict=False):
+            with col:
+                st.image(_crop_thumb(sid, r.id, r.crop_sha), use_container_width=True)
+                if r.label != target and st.button(
+                    f"→ {label_display(target)}", key=f"{key}_{r.id}", use_container_width=True
+                ):
+                    store().set_label(sid, r.id, target)
+                    st.rerun()
+
+
+def balance_message(counts: dict[str, int]) -> None:
+    """The imbalance warning for a student's labelled photos, or a word of praise."""
+    from edu_core import dataset
+
+    code = dataset.imbalance_warning(counts)
+    if code == "imbalanced":
+        small = min(counts, key=counts.__getitem__)
+        big = max(counts, key=counts.__getitem__)
+        st.warning(
+            tr(
+                "warn.imbalance",
+                small=class_name(small),
+                n_small=counts[small],
+                big=class_name(big),
+                n_big=counts[big],
+            ),
+            icon="⚖️",
+        )
+    elif code == "empty_class":
+        missing = [class_name(c) for c, n in counts.items() if n == 0]
+        st.warning(tr("warn.missing_class", name=", ".join(missing)), icon="⚖️")
+    elif code == "too_few_images":
+        need = dataset.BalanceRule().min_per_class
+        for c in (c for c, n in counts.items() if n < need):
+            st.warning(tr("warn.too_few", name=class_name(c), n=counts[c], min=need), icon="⚖️")
+    elif code:
+        st.warning(i18n.reason_message(code, lang()), icon="⚖️")
+    else:
+        st.success(tr("label.balanced"), icon="✅")
+
+
+def label_history(sid: int, records: list, limit: int = 12) -> None:
+    """The most recent label changes, newest first."""
+    events = [(e, r) for r in records for e in store().label_history(sid, r.id)]
+    events.sort(key=lambda er: -er[0].at)
+    if not events:
+        st.caption(tr("label.no_history"))
+    for e, r in events[:limit]:
+        st.markdown(
+            "- "
+            + tr(
+                "label.history_row",
+                time=time.strftime("%H:%M", time.localtime(e.at)),
+                name=r.filename,
+                old=label_display(e.old_label),
+                new=label_display(e.new_label),
+            )
+        )
+
+
+def teacher_session() -> Any:
+    """The verified teacher session of this browser, when teacher mode is on."""
+    return st.session_state.get("teacher_session") if st.session_state.get(_MODE_KEY) == "teacher" else None
+
+
+def rename_classes_form(session: Any) -> None:
+    """Teacher: give the classes other display names (the ids stay the same)."""
+    record = store().get_class(session.class_id)
+    with st.expander(tr("label.rename_title"), icon="✏️"), st.form("rename_classes"):
+        names = {
+            c: st.text_input(class_name(c), value=record.display_names.get(c, ""), key=f"rename_{c}")
+            for c in record.labels
+        }
+        if st.form_submit_button(tr("label.rename_button")):
+            try:
+                updated = store().rename_classes(session, names)
+            except EduError as exc:
+                show_error(exc)
+                return
+            if (
+                st.session_state.get("student_id")
+                and store().student(st.session_state["student_id"]).class_id == updated.id
+            ):
+                st.session_state["display_names"] = dict(updated.display_names)
+            st.toast(tr("common.saved"))
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def training_queue() -> Any:
+    """One training queue for the whole server: jobs run one at a time, in order."""
+    from edu_core.train import TrainingQueue
+
+    return TrainingQueue(max_workers=1)
+
+
+@st.cache_resource(show_spinner=False)
+def _job_runs() -> dict[str, Any]:
+    # job id -> store run id, shared by every session: a reloaded page (a new session) can
+    # still close the run of a job that was cancelled before it started.
+    return {"lock": threading.Lock(), "runs": {}}
+
+
+def owner_of(viewer: Any) -> str:
+    """The queue owner name of a student id or a teacher session (ids are per data folder)."""
+    who = f"student:{viewer}" if isinstance(viewer, int) else f"class:{viewer.class_id}"
+    return f"{store().root}|{who}"
+
+
+def latest_job(viewer: Any) -> Any:
+    """The viewer's most recent training job (queued, running or finished), if any."""
+    jobs = training_queue().jobs(owner=owner_of(viewer))
+    return max(jobs, key=lambda j: j.created) if jobs else None
+
+
+def _split_faces(viewer: Any, ids: tuple[int, ...]) -> tuple[list[int], list, list[str]]:
+    db = store()
+    labelled = {r.id: r.label for r in db.list_images(viewer, status="ok", labelled=True)}
+    keep = [i for i in ids if i in labelled]
+    return keep, db.faces(viewer, keep), [labelled[i] for i in keep]
+
+
+def start_training(viewer: Any, split: Any, kind: str, cfg: Any) -> Any:
+    """Queue a training run on the split's training photos.
+
+    The job itself keeps the model, tests it on the held-back photos and closes the
+    store's run record, so a student who closes the tab mid-training still finds the
+    model afterwards.
+    """
+    from dataclasses import asdict
+
+    from edu_core import evaluate, models
+    from edu_core.train import TrainingCancelled, choose_device, train
+
+    db = store()
+    class_names = db.class_labels(viewer)
+    _, faces, labels = _split_faces(viewer, split.train_ids)
+    test_ids, test_faces, test_labels = _split_faces(viewer, split.test_ids)
+    name = f"{tr('train.model_' + kind)} #{len(db.list_models(viewer)) + 1}"
+    run_id = db.start_run(viewer, config={"kind": kind, **asdict(cfg)}, split_id=split.id)
+
+    def work(
+        on_epoch_end: Callable[[int, dict[str, float]], None], cancel: threading.Event
+    ) -> dict[str, Any]:
+        try:
+            result = train(
+                kind, faces, labels, cfg, class_names=class_names, on_epoch_end=on_epoch_end, cancel=cancel
+            )
+        except TrainingCancelled:
+            db.finish_run(viewer, run_id, metrics={"error": "training_cancelled"}, status="cancelled")
+            raise
+        except Exception as exc:  # recorded in the run, then re-raised for the job to report
+            db.finish_run(viewer, run_id, metrics={"error": getattr(exc, "code", "error")}, status="failed")
+            raise
+        bundle = result.bundle
+        model = db.add_model(
+            viewer,
+            name=name,
+            kind=bundle.kind,
+            labels=bundle.class_names,
+            config=bundle.config,
+            file_bytes=models.save_bundle(bundle),
+        )
+        metrics = (
+            evaluate.evaluate_bundle(bundle, test_faces, test_labels, ids=test_ids)
+            if test_faces
+            else {"n": 0}
+        )
+        metrics.update(
+            history=result.history,
+            device=result.device_name,
+            seconds=result.seconds,
+            best_epoch=result.best_epoch,
+            n_train=result.n_train,
+        )
+        db.finish_run(viewer, run_id, metrics=metrics, model_id=model.id)
+        return {"model_id": model.id, "accuracy": metrics.get("accuracy")}
+
+    epochs = cfg.resolved(kind, choose_device(cfg.device)).epochs or 1
+    job = training_queue().submit_call(work, total_epochs=epochs, owner=owner_of(viewer))
+    book = _job_runs()
+    with book["lock"]:
+        book["runs"][job.id] = run_id
+    return job
+
+
+def job_summary(viewer: Any, job: Any) -> dict[str, Any] | None:
+    """How a finished job ended: ``{"state", "accuracy"|"code"}``; None while it runs."""
+    if job.state in ("queued", "running"):
+        return None
+    if job.state == "done":
+        return {"state": "done", **(job.result or {})}
+    if job.state == "cancelled":
+        run_id = _job_runs()["runs"].get(job.id)
+        # A job cancelled while still queued never ran, so nothing closed its run yet.
+        if run_id is not None and store().run(viewer, run_id).status == "running":
+            store().finish_run(viewer, run_id, metrics={"error": "training_cancelled"}, status="cancelled")
+        return {"state": "cancelled", "code": "training_cancelled"}
+    return {"state": job.state, "code": getattr(job.error, "code", "error")}
+
+
+@st.fragment(run_every=1.0)
+def training_monitor(viewer: Any) -> None:
+    """Live view of the viewer's training job: queue place, progress, curves, cancel."""
+    from edu_core import charts
+
+    job = latest_job(viewer)
+    if job is None:
+        return
+    state = job.state
+    if state in ("queued", "running"):
+        if state == "queued":
+            place = training_queue().place(job) or 1
+            st.info(tr("train.queue", pos=place, ahead=max(0, place - 1)), icon="⏳")
+        else:
+            epoch = len(job.history)
+            st.progress(job.progress, text=tr("train.running", epoch=epoch, epochs=job.total_epochs))
+        fig = charts.training_curves(job.history, lang=lang(), total_epochs=job.total_epochs)
+        st.plotly_chart(
+            fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="live_curves"
+        )
+        if st.button(tr("train.cancel"), icon="⏹️", key="cancel_training"):
+            job.cancel()
+        return
+    summary = job_summary(viewer, job)
+    if summary and not st.session_state.get(f"shown_{job.id}"):
+        st.session_state[f"shown_{job.id}"] = True
+        st.rerun()  # redraw the whole page once: the new model appears everywhere
+
+
+def training_runs(viewer: Any) -> list[Any]:
+    """The viewer's training runs, oldest first (experiment-lab runs are stored apart from them)."""
+    return [r for r in store().list_runs(viewer) if r.config.get("type") != "experiment"]
+
+
+def training_result(viewer: Any) -> None:
+    """The outcome of the viewer's last training, with its curves.
+
+    Taken from the live job while the server remembers it, else from the store's last
+    finished run, so the result is still there after a reload or a server restart.
+    """
+    from edu_core import charts
+
+    job = latest_job(viewer)
+    if job is not None and job.state in ("queued", "running"):
+        return
+    if job is not None:
+        summary, history = job_summary(viewer, job) or {}, job.history
+    else:
+        runs = [r for r in training_runs(viewer) if r.status != "running"]
+        if not runs:
+            return
+        last = runs[-1]
+        summary = {
+            "state": last.status,
+            "accuracy": last.metrics.get("accuracy"),
+            "code": last.metrics.get("error"),
+        }
+        history = last.metrics.get("history", [])
+    if summary.get("state") == "done":
+        acc = summary.get("accuracy")
+        if acc is not None and acc == acc:  # NaN when the test set is empty
+            st.success(tr("train.done", acc=acc), icon="🎉")
+        else:
+            st.success(tr("train.best_kept"), icon="🎉")
+    elif summary.get("code"):
+        show_error(summary["code"])
+    fig = charts.training_curves(history, lang=lang())
+    st.plotly_chart(
+        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="final_curves"
+    )
+
+
+# --- evaluation and trying the model ------------------------------------------------------------
+
+
+def bundle(viewer: Any, model_id: int) -> Any:
+    """A trained model, loaded once per session (never shared: it belongs to one student)."""
+    from edu_core import models
+
+    cache = st.session_state.setdefault("_bundles", {})
+    if model_id not in cache:
+        cache.clear()  # keep one model in memory per session
+        cache[model_id] = models.load_bundle(store().model_bytes(viewer, model_id))
+    return cache[model_id]
+
+
+def run_metrics(viewer: Any, model_id: int) -> dict[str, Any]:
+    """The test figures stored when the model was trained (empty if none)."""
+    runs = [r for r in store().list_runs(viewer) if r.model_id == model_id and r.status == "done"]
+    return runs[-1].metrics if runs else {}
+
+
+def recall_chart(metrics: dict[str, Any], classes: list[str]) -> None:
+    """Per-class share correct with a 95 % interval (few test photos → wide bars)."""
+    from edu_core import charts
+
+    per = metrics.get("per_class", {})
+    recall = {c: per.get(c, {}).get("recall", 0.0) for c in classes}
+    support = {c: per.get(c, {}).get("support", 0) for c in classes}
+    low, high = charts.wilson_bounds(recall, support)
+    fig = charts.recall_bars(recall, low=low, high=high, classes=classes, lang=lang(), renamed=renamed())
+    st.plotly_chart(
+        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="recall_chart"
+    )
+
+
+def confusion_explorer(viewer: Any, metrics: dict[str, Any], classes: list[str]) -> None:
+    """The confusion table; picking a cell (on the chart or in the list) shows its photos."""
+    from edu_core import charts
+
+    matrix, cells = metrics.get("confusion"), metrics.get("confusion_ids")
+    if not matrix or not cells:
+        return
+    fig = charts.confusion_heatmap(matrix, classes=classes, lang=lang(), renamed=renamed())
+    event = st.plotly_chart(
+        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, on_select="rerun",
+        selection_mode="points", key="confusion_chart",
+    )  # fmt: skip
+    names = {class_name(c): i for i, c in enumerate(classes)}
+    options = [(i, j) for i in range(len(classes)) for j in range(len(classes)) if i != j and cells[i][j]]
+    chosen = None
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if points and points[0].get("y") in names and points[0].get("x") in names:
+        chosen = (names[points[0]["y"]], names[points[0]["x"]])
+    if not options:
+        st.success(tr("eval.no_confusion"), icon="🎉")
+    picked = st.pills(
+        tr("eval.cells"),
+        options,
+        format_func=lambda ij: tr(
+            "eval.cell_option",
+            true=class_name(classes[ij[0]]),
+            pred=class_name(classes[ij[1]]),
+            n=len(cells[ij[0]][ij[1]]),
+        ),
+        key="confusion_pick",
+    )
+    chosen = picked or chosen
+    if chosen:
+        i, j = chosen
+        ids = set(cells[i][j])
+        title = tr("eval.cell_photos", true=class_name(classes[i]), pred=class_name(classes[j]), n=len(ids))
+        st.markdown(f"**{title}**")
+        face_gallery(
+            viewer, [r for r in store().list_images(viewer) if r.id in ids], show_box=False, key="cell"
+        )
+
+
+def results_gallery(viewer: Any, metrics: dict[str, Any], classes: list[str]) -> None:
+    """Every test photo marked right (✅) or wrong (❌ with the model's answer)."""
+    cells = metrics.get("confusion_ids") or []
+    verdict = {pid: (i, j) for i, row in enumerate(cells) for j, ids in enumerate(row) for pid in ids}
+    records = [r for r in store().list_images(viewer) if r.id in verdict]
+    images, captions = [], []
+    for r in sorted(records, key=lambda r: verdict[r.id][0] == verdict[r.id][1]):
+        i, j = verdict[r.id]
+        images.append(_crop_thumb(viewer, r.id, r.crop_sha))
+        captions.append(
+            f"✅ {class_name(classes[i])}"
+            if i == j
+            else f"❌ {class_name(classes[i])} → {class_name(classes[j])}"
+        )
+    if images:
+        st.image(images, caption=captions, width=THUMB_SIDE)
+
+
+def predict_upload(model: Any, data: bytes) -> Any:
+    """Find the face in a new photo and ask the model (one landmarker from the shared pool)."""
+    from edu_core.predict import predict_bytes
+
+    with landmarker_pool().acquire() as lm:
+        return predict_bytes(model, data, landmarker=lm)
+
+
+def show_prediction(pred: Any) -> None:
+    """The verdict sentence and a probability bar per class (or why the photo cannot be used)."""
+    from edu_core import charts
+    from edu_core.predict import CANNOT_TELL
+
+    if pred.status != "ok":
+        st.warning(
+            tr("eval.rejected", message=i18n.reason_message(pred.reason or "no_face", lang())), icon="⚠️"
+        )
+        return
+    if pred.decision == CANNOT_TELL:
+        st.warning(tr("eval.cannot_tell", p=pred.top_probability), icon="🤔")
+    else:
+        st.success(tr("eval.verdict", name=class_name(pred.top), p=pred.top_probability), icon="🎯")
+    fig = charts.probability_bars(
+        pred.probabilities,
+        classes=list(pred.probabilities),
+        lang=lang(),
+        renamed=renamed(),
+        title=tr("eval.probabilities"),
+    )
+    st.plotly_chart(
+        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="try_bars"
+    )
+    if pred.face is not None and pred.face.crop is not None and pred.face.landmarks is not None:
+        st.image(charts.draw_pieces(pred.face.crop, pred.face.landmarks, scale=1), width=256)
+
+
+def detective(viewer: Any, model: Any, split_id: int, classes: list[str], top: int = 6) -> None:
+    """Training photos the model disagrees with most: the first to check for a wrong label."""
+    from edu_core import evaluate
+    from edu_core.predict import predict_proba
+
+    ids, faces, labels = _split_faces(viewer, store().get_split(viewer, split_id).train_ids)
+    if not faces:
+        return
+    ranked = evaluate.rank_by_loss(
+        predict_proba(model, faces), labels, ids, labels=list(model.class_names), top=top
+    )
+    suspects = [s for s in ranked if s["guess"] != s["label"]]
+    if not suspects:
+        st.caption(tr("eval.detective_none"))
+    records = {r.id: r for r in store().list_images(viewer)}
+    for s in suspects:
+        pic, text, fix = st.columns([1, 4, 2], vertical_alignment="center")
+        rec = records[s["id"]]
+        pic.image(_crop_thumb(viewer, rec.id, rec.crop_sha), width=100)
+        text.markdown(
+            tr(
+                "eval.detective_row",
+                label=class_name(s["label"]),
+                pred=class_name(s["guess"]),
+                p=s["guess_probability"],
+            )
+        )
+        if isinstance(viewer, int) and fix.button(
+            tr("eval.relabel", name=class_name(s["guess"])), key=f"fix_{s['id']}"
+        ):
+            store().set_label(viewer, s["id"], s["guess"])
+            st.toast(tr("common.saved"))
+
+
+def show_why(model: Any, pred: Any) -> None:
+    """Which face parts drove the answer: data pieces (pieces model) or hidden regions (CNN)."""
+    from edu_core import charts, explain
+
+    if pred.status != "ok" or pred.top is None:
+        return
+    top = pred.top
+    names = {p: tr(f"piece.{p}") for p in (*explain.PIECES, *explain.REGIONS)}
+    st.markdown(f"#### {tr('eval.why')}")
+    if model.model.uses_pieces:
+        effects = {p: v[top] for p, v in explain.piece_contributions(model, pred.face).effects.items()}
+    else:
+        result = explain.region_test(model, pred.face)
+        effects = {r: v[top] for r, v in result.effects.items()}
+        st.caption(tr("eval.why_regions", name=class_name(top)))
+        st.image(list(result.masked.values()), caption=[names[r] for r in result.masked], width=160)
+    strongest = max(effects, key=effects.__getitem__)
+    st.info(tr("eval.why_top", name=class_name(top), piece=names[strongest]), icon="🔎")
+    fig = charts.effect_bars(effects, names=names, axis_title=tr("eval.why_effect", name=class_name(top)))
+    st.plotly_chart(
+        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="why_bars"
+    )
+
+
+# --- teacher ------------------------------------------------------------------------------------
+
+
+def _teacher_in(session: Any) -> None:
+    st.session_state["teacher_session"] = session
+    st.session_state[_MODE_KEY] = "teacher"  # allowed here: this runs as a widget callback
+
+
+def _create_class() -> None:
+    try:
+        _, session = store().create_class(
+            st.session_state["new_class_name"].strip() or "?", st.session_state["new_pin"]
+        )
+    except EduError as exc:
+        st.session_state["teacher_error"] = exc.code
+        return
+    _teacher_in(session)
+
+
+def _login() -> None:
+    klass = st.session_state.get("login_class")
+    if klass is None:
+        st.session_state["teacher_error"] = "not_found"
+        return
+    try:
+        _teacher_in(store().teacher_login(klass.id, st.session_state["login_pin"]))
+    except EduError as exc:
+        st.session_state["teacher_error"] = exc.code
+
+
+def logout_teacher() -> None:
+    """Forget the teacher session (a widget callback)."""
+    session = st.session_state.pop("teacher_session", None)
+    if session is not None:
+        store().teacher_logout(session)
+    st.session_state[_MODE_KEY] = "student"
+
+
+def teacher_gate() -> Any:
+    """The verified teacher session, or the create-class and PIN forms (and the page stops)."""
+    session = st.session_state.get("teacher_session")
+    if session is not None:
+        try:
+            store().get_class(session.class_id)
+            return session
+        except EduError:
+            st.session_state.pop("teacher_session", None)
+    if "teacher_error" in st.session_state:
+        show_error(st.session_state.pop("teacher_error"))
+    create_col, login_col = st.columns(2, gap="large")
+    with create_col, st.form("create_class"):
+        st.subheader(tr("teacher.create_title"))
+        st.text_input(tr("teacher.class_name"), key="new_class_name", max_chars=40)
+        st.text_input(tr("teacher.new_pin"), type="password", key="new_pin", max_chars=32)
+        st.form_submit_button(tr("teacher.create_button"), type="primary", on_click=_create_class)
+    with login_col, st.form("teacher_login"):
+        st.subheader(tr("teacher.login_title"))
+        classes = store().list_classes()
+        st.selectbox(
+            tr("teacher.classes"),
+            classes,
+            format_func=lambda c: f"{c.name} ({c.join_code})",
+            key="login_class",
+        )
+        st.text_input(tr("teacher.pin"), type="password", key="login_pin", max_chars=32)
+        st.form_submit_button(tr("teacher.login_button"), on_click=_login, disabled=not classes)
+    st.stop()
+
+
+def lan_address() -> str:
+    """This computer's IPv4 address on the class network, read from its own interfaces.
+
+    Nothing is connected to or sent: the kernel is asked for each interface's address
+    (Linux ``SIOCGIFADDR``); elsewhere the host name is looked up locally. The teacher can
+    still correct the address in the text box if the machine has several networks.
+    """
+    import socket
+
+    try:
+        import fcntl
+        import struct
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _, name in socket.if_nameindex():
+                if name == "lo":
+                    continue
+                try:
+                    packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))
+                except OSError:  # interface without an IPv4 address
+                    continue
+                address = socket.inet_ntoa(packed[20:24])
+                if not address.startswith("127."):
+                    return address
+    except (ImportError, OSError):
+        pass
+    try:
+        address = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+    return address
+
+
+def join_qr(code: str) -> None:
+    """The join link for phones and tablets, as text and as a QR code."""
+    import segno
+
+    scheme = "https" if st.get_option("server.sslCertFile") else "http"
+    default = f"{scheme}://{lan_address()}:{st.get_option('server.port')}"
+    base = st.text_input(tr("teacher.address"), value=default, key="join_base")
+    link = f"{base.rstrip('/')}/?join={code}"
+    st.code(link, language=None)
+    st.image(segno.make(link, error="m").svg_data_uri(scale=8, border=2), width=260)
+    st.caption(tr("teacher.join_link_help"))
+
+
+def class_overview(session: Any) -> None:
+    """Numbers for the whole class, per-student counts for those who share, who is stuck."""
+    from edu_core import charts
+
+    db = store()
+    summary = db.class_summary(session)
+    line = tr(
+        "teacher.summary",
+        students=summary["students"],
+        sharing=summary["students_sharing"],
+        images=summary["images"],
+    )
+    st.markdown(f"### {line}")
+    classes = list(db.class_labels(session))
+    fig = charts.class_count_bars(
+        summary["counts"], classes=classes, lang=lang(), renamed=renamed(), title=tr("teacher.class_counts")
+    )
+    st.plotly_chart(
+        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="class_counts"
+    )
+    sharing = [s for s in db.students(session) if s.pool_consent]
+    st.caption(tr("teacher.sharing_only"))
+    if not sharing:
+        return
+    per_student: dict[str, dict[str, int]] = {}
+    for s in sharing:
+        recs = db.list_images(session, student_id=s.id, status="ok", labelled=True)
+        per_student[s.nickname] = {c: sum(r.label == c for r in recs) for c in classes}
+    fig = charts.student_class_bars(
+        per_student, classes=classes, lang=lang(), renamed=renamed(), title=tr("teacher.counts")
+    )
+    st.plotly_chart(
+        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="student_counts"
+    )
+    need = 5 * len(classes)
+    stuck = [name for name, counts in per_student.items() if sum(counts.values()) < need]
+    if stuck:
+        st.warning(tr("teacher.stuck", min=need, names=", ".join(stuck)), icon="🆘")
+    else:
+        st.success(tr("teacher.nobody_stuck"), icon="✅")
+
+
+def model_zip(viewer: Any, model_id: int) -> bytes:
+    """A model as a zip: the checkpoint plus a small JSON card (name, classes, test figures)."""
+    import io
+    import json
+    import zipfile
+
+    db = store()
+    record = db.model(viewer, model_id)
+    card = {
+        "name": record.name,
+        "kind": record.kind,
+        "classes": list(record.labels),
+        "metrics": run_metrics(viewer, model_id),
+    }
+    card["metrics"] = {k: v for k, v in card["metrics"].items() if k not in ("confusion_ids", "history")}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("model.pt", db.model_bytes(viewer, model_id))
+        zf.writestr("model.json", json.dumps(card, ensure_ascii=False, indent=1))
+    return buf.getvalue()
+
+
+def import_upload(session: Any, name: str, data: bytes) -> None:
+    """A teacher's zip: a model (``model.pt`` inside) or a data set for the class pool."""
+    import io
+    import zipfile
+
+    from edu_core import dataset, faces, models
+
+    db = store()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            model_bytes = zf.read("model.pt") if "model.pt" in zf.namelist() else None
+    except zipfile.BadZipFile:
+        model_bytes = data if name.endswith(".pt") else None
+        if model_bytes is None:
+            show_error("bad_archive")
+            return
+    if model_bytes is not None:
+        bundle = models.load_bundle(model_bytes)
+        rec = db.add_model(
+            session, name=Path(name).stem, kind=bundle.kind, labels=bundle.class_names, file_bytes=model_bytes
+        )
+        st.success(tr("teacher.import_model_done", name=rec.name), icon="📦")
+        return
+    # Imported photos live in a workspace of their own that shares with the class pool.
+    holder = st.session_state.get("import_holder")
+    if holder is None or db.student(holder).class_id != session.class_id:
+        holder = db.join(session.class_id, tr("teacher.imported_name")).id
+        db.set_pool_consent(holder, True)
+        st.session_state["import_holder"] = holder
+
+    def extractor(blobs: Any, progress: Any = None) -> list:
+        return faces.extract_many(
+            list(blobs), workers=EXTRACT_WORKERS, pool=landmarker_pool(), progress=progress
+        )
+
+    report = run_with_progress(
+        lambda progress: dataset.import_zip(db, holder, data, extractor=extractor, progress=progress),
+        text_key="collect.progress",
+    )
+    st.success(tr("teacher.import_done", n=len(report.image_ids), skipped=len(report.skipped)), icon="📦")
+
+
+# --- Korean seven-class page --------------------------------------------------------------------
+
+#: Share of the demo's progress bar each stage of build_demo_pipeline fills (training is slowest).
+K7_DEMO_STAGES: dict[str, tuple[float, float]] = {
+    "generate": (0.0, 0.15),
+    "prepare": (0.15, 0.45),
+    "train": (0.45, 1.0),
+}
+
+
+def korean7_dir() -> Path:
+    """The data-folder corner of the seven-class page: uploads, demo runs and the class's choice."""
+    from edu_core.store import default_root
+
+    return default_root() / "korean7"
+
+
+def _k7_names() -> dict[str, str] | None:
+    # The data set says 분노/중립 where the lesson says 화남/무표정; charts take it as a renaming.
+    from edu_core.labels import KOREAN7_NAMES
+
+    return dict(KOREAN7_NAMES) if lang() == "ko" else None
+
+
+def _k7_name(class_id: str) -> str:
+    return (_k7_names() or {}).get(class_id) or class_name(class_id)
+
+
+def _k7_chart(fig: Any, key: str) -> None:
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key=key)
+
+
+def korean7_current() -> Path | None:
+    """The checkpoint the class uses now: the last one loaded on this server, else the newest saved."""
+    import json
+
+    marker = korean7_dir() / "current.json"
+    if marker.is_file():
+        chosen = json.loads(marker.read_text(encoding="utf-8")).get("path")
+        if chosen and Path(chosen).is_file():
+            return Path(chosen)
+    saved = sorted(korean7_dir().rglob("best.pt"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return saved[0] if saved else None
+
+
+def korean7_use(path: str | Path) -> Any:
+    """Load a checkpoint (``ModelFileError`` if it is not one) and make it the class's current model."""
+    import json
+    import os
+    import tempfile
+
+    from edu_core import korean7
+
+    path = Path(path).expanduser().resolve()
+    model = korean7.load_model(path)
+    folder = korean7_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"path": str(path)}, fh, ensure_ascii=False)
+    os.replace(tmp, folder / "current.json")  # atomic: a reader never sees half a file
+    st.session_state["_k7_model"] = ((str(path), path.stat().st_mtime_ns), model)
+    return model
+
+
+def korean7_model() -> Any:
+    """The class's current seven-class model, loaded once per session (None when there is none)."""
+    from edu_core import korean7
+
+    path = korean7_current()
+    if path is None:
+        return None
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    cached = st.session_state.get("_k7_model")
+    if cached is None or cached[0] != key:
+        st.session_state["_k7_model"] = (key, korean7.load_model(path))
+    return st.session_state["_k7_model"][1]
+
+
+def korean7_load_path(text: str) -> None:
+    """Teacher: use a checkpoint that already sits on the server (e.g. ``runs/resnet18/best.pt``)."""
+    path = Path(text).expanduser()
+    if not path.is_file():
+        st.error(tr("k7.path_missing"), icon="⚠️")
+        return
+    try:
+        korean7_use(path)
+    except EduError as exc:
+        show_error(exc)
+        return
+    st.success(tr("k7.loaded", name=str(path)), icon="📦")
+
+
+def korean7_load_upload(files: list) -> None:
+    """Teacher: keep an uploaded checkpoint (and its metrics.json) in the data folder, then use it."""
+    import hashlib
+    import json
+
+    pts = [f for f in files if f.name.lower().endswith(".pt")]
+    if len(pts) != 1:
+        st.warning(tr("k7.upload_need_pt"), icon="📦")
+        return
+    data = pts[0].getvalue()
+    folder = korean7_dir() / "uploads" / hashlib.sha256(data).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "best.pt").write_bytes(data)
+    for meta in (f for f in files if f.name.lower().endswith(".json")):
+        try:
+            parsed = json.loads(meta.getvalue().decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError):
+            parsed = None
+        if isinstance(parsed, dict) and "accuracy" in parsed and "confusion" in parsed:
+            (folder / "metrics.json").write_text(json.dumps(parsed, ensure_ascii=False), encoding="utf-8")
+        else:
+            st.warning(tr("k7.bad_metrics"), icon="📄")
+    try:
+        korean7_use(folder / "best.pt")
+    except EduError as exc:
+        show_error(exc)
+        return
+    st.success(tr("k7.loaded", name=pts[0].name), icon="📦")
+
+
+@st.cache_resource(show_spinner=False)
+def _korean7_demo_lock() -> threading.Lock:
+    # One demo build per server: two at once would fight over the CPU and the same folders.
+    return threading.Lock()
+
+
+def korean7_build_demo(settings: dict[str, Any]) -> None:
+    """Teacher: run ``korean7.build_demo_pipeline`` with a progress bar, then use its model.
+
+    ``settings`` are build_demo_pipeline keyword arguments; each combination gets its own
+    folder, so pressing the button again with the same settings resumes or reuses that run.
+    """
+    from edu_core import korean7
+
+    lock = _korean7_demo_lock()
+    if not lock.acquire(blocking=False):
+        st.info(tr("k7.demo_busy"), icon="⏳")
+        return
+    name = "-".join(f"{k}{settings[k]}" for k in sorted(settings))
+    workdir = korean7_dir() / "demo" / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+    def work(report: Callable[[int, int], None]) -> Any:
+        def on_stage(stage: str, frac: float) -> None:
+            lo, hi = K7_DEMO_STAGES.get(stage, (0.0, 1.0))
+            report(int(100 * (lo + (hi - lo) * min(max(frac, 0.0), 1.0))), 100)
+
+        return korean7.build_demo_pipeline(workdir, progress=on_stage, **settings)
+
+    start = time.monotonic()
+    try:
+        result = run_with_progress(work, text_key="k7.demo_progress", total=100)
+        korean7_use(result.checkpoint)
+    except EduError as exc:
+        show_error(exc)
+        return
+    finally:
+        lock.release()
+    st.success(tr("k7.demo_done", seconds=round(time.monotonic() - start)), icon="🧪")
+
+
+def korean7_synthetic_label() -> None:
+    """The badge and sentence that go next to every number from the synthetic demo set."""
+    st.badge(tr("k7.synthetic_badge"), icon="🧪", color="orange")
+    st.caption(tr("k7.synthetic_note"))
+
+
+def _k7_paper_rows(model: Any, info: dict[str, Any]) -> list[dict[str, str]]:
+    import json
+
+    from edu_core import korean7
+
+    ours: dict[str, float] = {}
+    if info.get("accuracy") is not None:
+        ours["resize" if info.get("cache_mode") == "resize" else "face_crop"] = float(info["accuracy"])
+    # `korean7 compare` trains model_face_crop/ and model_resize/ side by side: show both.
+    folder = Path(model.path).parent
+    if folder.name in ("model_face_crop", "model_resize"):
+        for mode in ("face_crop", "resize"):
+            sibling = folder.with_name(f"model_{mode}") / "metrics.json"
+            if mode not in ours and sibling.is_file():
+                acc = json.loads(sibling.read_text(encoding="utf-8")).get("accuracy")
+                if acc is not None:
+                    ours[mode] = float(acc)
+    rows = []
+    for prep in (*korean7.PAPER_RESULTS, "face_crop"):
+        row = {tr("k7.col.preprocessing"): tr(f"k7.prep.{prep}")}
+        for net in ("VGG19", "ResNet18", "K-EmotionNet"):
+            value = korean7.PAPER_RESULTS.get(prep, {}).get(net)
+            row[net] = f"{value:.1f} %" if value is not None else "–"
+        row[tr("k7.col.ours")] = f"{100 * ours[prep]:.1f} %" if prep in ours else "–"
+        rows.append(row)
+    return rows
+
+
+def korean7_report(model: Any) -> None:
+    """Accuracy, per-class accuracy, the confusion matrix and the paper's table for one checkpoint."""
+    import numpy as np
+
+    from edu_core import charts, korean7
+
+    info = korean7.model_report(model)
+    classes = list(info.get("classes") or model.classes)
+    names = _k7_names()
+    if info.get("synthetic"):
+        korean7_synthetic_label()
+    st.caption(
+        tr(
+            "k7.model_caption",
+            arch=info.get("arch", model.arch),
+            mode=tr(f"k7.mode.{'resize' if info.get('cache_mode') == 'resize' else 'crop'}"),
+            split=tr(f"k7.split.{'val' if info.get('split') == 'val' else 'test'}"),
+            n=info.get("n", 0),
+        )
+    )
+    acc = info.get("accuracy")
+    st.metric(tr("k7.accuracy"), f"{acc:.1%}" if acc is not None else "–", help=tr("k7.chance"))
+    recall = {c: float(v) for c, v in (info.get("per_class_accuracy") or {}).items() if v is not None}
+    if recall:
+        st.subheader(tr("k7.per_class"))
+        support = {c: int((info.get("support") or {}).get(c, 0)) for c in recall}
+        low, high = charts.wilson_bounds(recall, support)
+        fig = charts.recall_bars(recall, low=low, high=high, classes=list(recall), lang=lang(), renamed=names)
+        _k7_chart(fig, "k7_recall")
+    if info.get("confusion"):
+        st.subheader(tr("k7.confusion"))
+        matrix = np.asarray(info["confusion"])
+        fig = charts.confusion_heatmap(matrix, classes=classes, lang=lang(), renamed=names)
+        _k7_chart(fig, "k7_cm")
+        off = matrix * (1 - np.eye(len(classes), dtype=matrix.dtype))
+        if off.max() > 0:
+            i, j = np.unravel_index(int(off.argmax()), off.shape)
+            pair = {"true": _k7_name(classes[i]), "pred": _k7_name(classes[j])}
+            st.markdown(tr("k7.most_confused", n=int(off[i, j]), **pair))
+        st.info(tr("k7.paper_confusion"), icon="📄")
+    st.subheader(tr("k7.paper_title"))
+    st.dataframe(_k7_paper_rows(model, info), hide_index=True, width="stretch")
+    st.caption(tr("k7.paper_caption"))
+
+
+def korean7_show_prediction(model: Any, data: bytes) -> None:
+    """Seven probability bars for one photo (or the reason the photo cannot be used)."""
+    from edu_core import charts, korean7
+
+    with landmarker_pool().acquire() as lm:
+        pred = korean7.predict_bytes(model, data, landmarker=lm)
+    if pred.status != "ok":
+        st.warning(tr("k7.rejected", message=i18n.reason_message(pred.reason or "no_face", lang())), icon="⚠️")
+        return
+    st.success(tr("k7.verdict", name=_k7_name(pred.label), p=pred.probabilities[pred.label]), icon="🎯")
+    fig = charts.probability_bars(
+        pred.probabilities, classes=list(pred.probabilities), lang=lang(), renamed=_k7_names(),
+        title=tr("eval.probabilities"),
+    )  # fmt: skip
+    _k7_chart(fig, "k7_bars")
+    if model.synthetic:
+        korean7_synthetic_label()
+    if pred.crop is not None:
+        st.image(pred.crop, caption=tr("k7.crop_caption"), width=160)
+
+
+def five_class_try(data: bytes) -> None:
+    """The viewer's newest five-expression model (student's own, or the class's for a teacher) on a photo."""
+    viewer = teacher_session() or student_id()
+    records = store().list_models(viewer) if viewer is not None else []
+    if not records:
+        st.info(tr("k7.five_none"), icon="🏋️")
+        return
+    try:
+        model = bundle(viewer, records[-1].id)
+    except EduError as exc:
+        show_error(exc)
+        return
+    show_prediction(predict_upload(model, data))

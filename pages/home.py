@@ -1,0 +1,71 @@
+"""시작: what the lesson is, the chapter map, joining a class or carrying on."""
+
+import streamlit as st
+
+from edu_core import ui
+from edu_core.errors import EduError
+
+ui.page_header("home.title", "1_basics")
+st.markdown(f"### {ui.tr('app.tagline')}")
+st.write(ui.tr("home.intro"))
+db = ui.store()
+sid = ui.student_id()
+
+# The lesson map ticks a chapter off once the student's data shows it was done.
+images = db.list_images(sid) if sid else []
+done = [
+    sid is not None,
+    bool(images),
+    any(r.label for r in images),
+    bool(sid and db.list_models(sid)),
+    bool(sid and any(r.status == "done" for r in ui.training_runs(sid))),
+]
+st.subheader(ui.tr("home.map"))
+for i, finished in enumerate(done, start=1):
+    mark = "✅" if finished else "⬜"
+    state = ui.tr("home.step_done") if finished else ui.tr("home.step_todo")
+    st.markdown(f"#### {mark} {ui.tr(f'home.chapter{i}')} · {state}")
+
+if sid is None:
+    join_col, resume_col = st.columns(2, gap="large")
+    with join_col, st.form("join"):
+        st.subheader(ui.tr("home.join_title"))
+        code = st.text_input(
+            ui.tr("home.join_code"),
+            value=st.query_params.get("join", ""),
+            help=ui.tr("home.join_code_help"),
+            max_chars=12,
+        )
+        nickname = st.text_input(ui.tr("home.nickname"), help=ui.tr("home.nickname_help"), max_chars=20)
+        if st.form_submit_button(ui.tr("home.join_button"), type="primary", use_container_width=True):
+            if not code.strip() or not nickname.strip():
+                st.warning(ui.tr("home.need_code") if not code.strip() else ui.tr("home.need_nickname"))
+            else:
+                try:
+                    ui.remember_student(db.join(db.find_class(code).id, nickname))
+                    st.rerun()
+                except EduError as exc:
+                    ui.show_error(exc)
+    with resume_col, st.form("resume"):
+        st.subheader(ui.tr("home.resume_title"))
+        resume = st.text_input(ui.tr("home.resume_code"), max_chars=12)
+        if st.form_submit_button(ui.tr("home.resume_button"), use_container_width=True):
+            try:
+                ui.remember_student(db.resume(resume))
+                st.rerun()
+            except EduError as exc:
+                ui.show_error(exc)
+else:
+    student = db.student(sid)
+    st.success(ui.tr("home.joined", nickname=student.nickname), icon="👋")
+    st.info(ui.tr("home.code_hint", code=student.resume_code), icon="🔑")
+    consent = st.toggle(ui.tr("home.consent"), value=student.pool_consent, help=ui.tr("home.consent_help"))
+    if consent != student.pool_consent:
+        db.set_pool_consent(sid, consent)
+        st.toast(ui.tr("common.saved"))
+    st.page_link("pages/collect.py", label=ui.tr("home.start"), icon="📷")
+    with st.expander(ui.tr("home.delete_me"), icon="🗑️"):
+        if st.button(ui.tr("home.delete_me"), key="delete_me"):
+            db.delete_student(sid)
+            ui.forget_student()
+            st.success(ui.tr("home.deleted"))

@@ -1,0 +1,52 @@
+"""학습: choose a model and settings, train on the training photos, watch the curves live."""
+
+import streamlit as st
+
+from edu_core import ui
+from edu_core.errors import EduError
+from edu_core.train import TrainConfig
+
+ui.page_header("train.title", "4_model")
+sid = ui.require_student()
+db = ui.store()
+splits = db.list_splits(sid)
+if not splits:
+    st.info(ui.tr("train.need_split"), icon="✂️")
+    st.page_link("pages/split.py", label=ui.tr("nav.split"), icon="✂️")
+    st.stop()
+
+st.write(ui.tr("train.intro"))
+device = ui.device_info()
+st.info(ui.tr("train.device", device=device["name"]), icon="⚡" if device["kind"] == "gpu" else "🖥️")
+kind = st.radio(
+    ui.tr("train.model"),
+    ["pieces", "cnn"],
+    format_func=lambda k: ui.tr(f"train.model_{k}"),
+    horizontal=True,
+    key="train_kind",
+)
+settings: dict = {}
+if st.toggle(ui.tr("train.advanced"), key="train_advanced"):
+    epochs_col, batch_col, lr_col = st.columns(3)
+    settings["epochs"] = epochs_col.slider(ui.tr("train.epochs"), 1, 200, 150 if kind == "pieces" else 20)
+    settings["batch_size"] = batch_col.select_slider(ui.tr("train.batch"), [8, 16, 32, 64, 128], value=32)
+    settings["lr"] = lr_col.select_slider(
+        ui.tr("train.lr"), [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1], value=0.01
+    )
+
+job = ui.latest_job(sid)
+busy = job is not None and job.state in ("queued", "running")
+if st.button(ui.tr("train.start"), type="primary", icon="🏋️", disabled=busy, use_container_width=True):
+    try:
+        ui.start_training(sid, splits[-1], kind, TrainConfig(**settings))
+        st.rerun()
+    except EduError as exc:
+        ui.show_error(exc)
+
+st.subheader(ui.tr("train.curves"))
+if busy:
+    ui.training_monitor(sid)
+else:
+    ui.training_result(sid)
+if db.list_models(sid):
+    st.page_link("pages/evaluate.py", label=ui.tr("common.next", page=ui.tr("nav.evaluate")), icon="➡️")

@@ -1,0 +1,134 @@
+"""Real browser, a whole lesson: join, upload sample photos with the file chooser, see a rejection,
+label, split, train the pieces model, try a new photo and see the probability bars.
+
+Timings (page load, click *train* → first curve point) are written to
+test-artifacts/lesson_timings.json for the README; they are reported, not asserted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from edu_core.dataset import SAMPLE_DIR
+from edu_core.i18n import class_name, reason_message, t
+from edu_core.labels import LESSON_CLASSES
+
+from .conftest import ARTIFACTS
+
+pytestmark = pytest.mark.timeout(420)
+PER_CLASS = 6
+
+
+def _sample_files():
+    rows = list(csv.DictReader(open(SAMPLE_DIR / "labels.csv", encoding="utf-8-sig")))
+    good = [r for r in rows if not r["expected_reason"]]
+    chosen = {
+        c: [SAMPLE_DIR / r["file"] for r in good if r["class"] == c][:PER_CLASS] for c in LESSON_CLASSES
+    }
+    spare = [SAMPLE_DIR / r["file"] for r in good if r["class"] == "joy"][PER_CLASS : PER_CLASS + 2]
+    reject = next(SAMPLE_DIR / r["file"] for r in rows if r["expected_reason"] == "occluded_mouth")
+    return chosen, spare, reject
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"lesson_{name}.png"), full_page=True)
+
+
+def _go(page, nav_key: str, title_key: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=t(nav_key)).click()
+    page.get_by_role("heading", name=t(title_key)).first.wait_for()
+
+
+def _choose(page, option: str) -> None:
+    """Pick an option of the page's first selectbox by typing it (long lists scroll)."""
+    page.get_by_test_id("stSelectbox").first.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).click()
+    expect(page.get_by_role("combobox", name=t("collect.camera_class"))).to_have_value(option)
+
+
+def _upload(page, files) -> None:
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("stFileUploaderDropzone").first.get_by_test_id("stBaseButton-secondary").click()
+    chooser.value.set_files([str(f) for f in files])
+    expect(page.get_by_test_id("stFileChip")).to_have_count(len(files))
+    expect(page.get_by_test_id("stFileChipIconSpinner")).to_have_count(0, timeout=60_000)  # uploads finished
+
+
+def test_whole_lesson_in_a_real_browser(lab_server, browser_page):
+    url, data = lab_server
+    from edu_core.store import open_store
+
+    klass, _ = open_store(data).create_class("6-1", "4321")  # the teacher's part, done beforehand
+    chosen, spare, reject = _sample_files()
+    page = browser_page
+    timings: dict[str, float] = {}
+
+    start = time.perf_counter()
+    page.goto(f"{url}/?join={klass.join_code}")  # the link of the teacher's QR code
+    page.get_by_role("heading", name=t("home.title")).wait_for()
+    timings["page_load_s"] = time.perf_counter() - start
+    page.get_by_role("textbox", name=t("home.nickname")).fill("부엉이")
+    page.get_by_role("button", name=t("home.join_button")).click()
+    page.get_by_text(t("home.joined", nickname="부엉이")).wait_for()
+    _shot(page, "1_joined")
+
+    _go(page, "nav.collect", "collect.title")
+    for i, label in enumerate(LESSON_CLASSES):  # one batch per expression, labelled on the way in
+        _choose(page, class_name(label))
+        files = chosen[label] + ([reject] if label == "joy" else [])
+        _upload(page, files)
+        page.get_by_role("button", name=t("collect.extract_button")).click()
+        page.get_by_text(t("collect.accepted_title", n=(i + 1) * PER_CLASS)).wait_for(timeout=120_000)
+        expect(page.get_by_test_id("stFileChip")).to_have_count(0)  # a fresh uploader for the next batch
+    _choose(page, t("label.none"))
+    _upload(page, spare[:1])
+    page.get_by_role("button", name=t("collect.extract_button")).click()
+    page.get_by_text(t("collect.accepted_title", n=5 * PER_CLASS + 1)).wait_for(timeout=120_000)
+    db = open_store(data)
+    student = db.resume(page.url.split("s=")[1].split("&")[0])
+    rejected = [r for r in db.list_images(student.id) if r.status != "ok"]
+    assert [r.filename for r in rejected] == [reject.name]
+    page.get_by_text(reason_message(rejected[0].reason)).first.wait_for()  # the reason, in words
+    _shot(page, "2_collected")
+
+    _go(page, "nav.label", "label.title")
+    page.get_by_text(t("warn.unlabelled", n=1)).wait_for()
+    page.get_by_role("tab", name=t("label.tab", name=t("label.none"), n=1)).click()
+    page.get_by_role("button", name=f"→ {class_name('joy')}").first.click()
+    page.get_by_text(t("label.tab", name=class_name("joy"), n=PER_CLASS + 1)).wait_for()
+    _shot(page, "3_labelled")
+
+    _go(page, "nav.split", "split.title")
+    page.get_by_role("button", name=t("split.button")).click()
+    total = 5 * PER_CLASS + 1
+    page.get_by_text(t("split.summary", total=total, train=total - 5 * 1 - 1 + 1, test=6)).or_(
+        page.get_by_text(t("split.summary", total=total, train=25, test=6))
+    ).or_(page.get_by_text(t("split.summary", total=total, train=26, test=5))).first.wait_for()
+    _shot(page, "4_split")
+
+    _go(page, "nav.train", "train.title")
+    clicked = time.perf_counter()
+    page.get_by_role("button", name=t("train.start")).click()
+    page.locator(".js-plotly-plot .scatterlayer .point").first.wait_for(timeout=120_000)
+    timings["train_click_to_first_point_s"] = time.perf_counter() - clicked
+    page.get_by_text(t("train.done", acc=0.0)[:8]).first.wait_for(timeout=180_000)
+    timings["train_click_to_done_s"] = time.perf_counter() - clicked
+    _shot(page, "5_trained")
+
+    _go(page, "nav.evaluate", "eval.title")
+    _upload(page, spare[1:2])
+    page.get_by_text(t("eval.probabilities")).first.wait_for(timeout=60_000)
+    bars = page.locator(".js-plotly-plot .barlayer .point")
+    assert bars.count() >= 5  # one probability bar per class (plus the why chart)
+    verdict = page.get_by_text(t("eval.verdict", name="X", p=0.5).split("**")[0].strip() or "X")
+    assert verdict.count() + page.get_by_text(t("eval.cannot_tell", p=0.0)[:12]).count() >= 1
+    _shot(page, "6_try_it")
+    (ARTIFACTS / "lesson_timings.json").write_text(
+        json.dumps({k: round(v, 2) for k, v in timings.items()}, indent=1)
+    )

@@ -1,0 +1,159 @@
+"""AppTest: the Start page joins a class; the collect page extracts, shows rejections and skips them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import face_variants as fv
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from edu_core.i18n import reason_message, t
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture()
+def lab(tmp_path, monkeypatch):
+    """A fresh data folder with one class and one student in it."""
+    monkeypatch.setenv("EXPRESSION_LAB_DATA", str(tmp_path / "lab"))
+    from edu_core.store import open_store
+
+    db = open_store(tmp_path / "lab")
+    klass, _session = db.create_class("6-1", "4321")
+    student = db.join(klass.id, "토끼")
+    return db, klass, student
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+
+
+def _open(page: str, **params: str) -> AppTest:
+    """A new browser session opening ``page`` with URL query ``params`` (e.g. ``s=<resume code>``)."""
+    at = _app()
+    at.query_params.update(params)
+    at.run()  # st.navigation registers the pages on the first run
+    return at.switch_page(page).run()
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.warning] + [e.value for e in at.success]
+    parts += [e.value for e in at.info] + [e.value for e in at.error] + [s.value for s in at.subheader]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_join_with_class_code_puts_resume_code_in_url(lab):
+    db, klass, _ = lab
+    at = _app().run()
+    assert not at.exception
+    assert at.title[0].value == t("home.title")  # Korean by default
+    at.text_input[0].input(klass.join_code.lower())
+    at.text_input[1].input("다람쥐")
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception
+    code = at.query_params["s"]
+    student = db.resume(code)
+    assert student.nickname == "다람쥐" and student.class_id == klass.id
+    assert t("home.joined", nickname="다람쥐") in _texts(at)
+
+
+def test_wrong_class_code_shows_a_sentence_not_a_traceback(lab):
+    at = _app().run()
+    at.text_input[0].input("ZZZZZZ")
+    at.text_input[1].input("곰")
+    at.button[0].click().run()
+    assert not at.exception
+    assert reason_message("not_found") in [e.value for e in at.error]
+
+
+def test_collect_page_needs_a_student(lab):
+    at = _open("pages/collect.py")
+    assert not at.exception
+    assert t("common.need_join") in [e.value for e in at.info]
+
+
+def test_upload_extract_gallery_rejection_and_skip(lab):
+    db, _, student = lab
+    at = _open("pages/collect.py", s=student.resume_code)
+    assert not at.exception
+    files = [
+        ("astronaut.jpg", fv.to_jpeg(fv.astronaut()), "image/jpeg"),
+        ("masked.jpg", fv.mask(), "image/jpeg"),
+        ("notes.txt", b"this is not a photo at all\n" * 10, "text/plain"),
+    ]
+    at.file_uploader[0].set_value(files)
+    at.run()
+    extract = next(b for b in at.button if b.label == t("collect.extract_button"))
+    extract.click().run()
+    assert not at.exception
+
+    records = db.list_images(student.id)
+    assert len(records) == 3  # every photo is stored before it is acknowledged
+    by_name = {r.filename: r for r in records}
+    assert by_name["astronaut.jpg"].status == "ok"
+    assert by_name["masked.jpg"].reason == "occluded_mouth"
+    assert by_name["notes.txt"].reason == "unsupported_format"
+    shown = _texts(at)
+    assert t("collect.accepted_title", n=1) in shown
+    assert t("collect.rejected_title", n=2) in shown
+    assert reason_message("occluded_mouth") in shown
+    assert reason_message("unsupported_format") in shown
+    assert len(at.image) >= 1  # the gallery grid
+    at.toggle(key="show_box").set_value(True).run()  # the originals with the face box drawn
+    assert not at.exception and len(at.image) >= 1
+
+    skip = next(b for b in at.button if b.key == f"skip_{by_name['masked.jpg'].id}")
+    skip.click().run()
+    assert not at.exception
+    assert {r.filename for r in db.list_images(student.id)} == {"astronaut.jpg", "notes.txt"}
+    assert t("collect.rejected_title", n=1) in _texts(at)
+
+    astronaut = by_name["astronaut.jpg"]
+    at.button(key=f"delete_{astronaut.id}").click().run()  # accepted photos can be deleted too
+    assert not at.exception
+    assert {r.filename for r in db.list_images(student.id)} == {"notes.txt"}
+
+
+def test_reload_restores_the_workspace_from_the_store(lab):
+    db, _, student = lab
+    from edu_core import faces
+
+    data = fv.to_jpeg(fv.astronaut())
+    db.add_image(student.id, data, filename="kept.jpg", source="upload", face=faces.extract(data))
+    at = _open("pages/collect.py", s=student.resume_code)  # a brand-new session, as after a reload
+    assert not at.exception
+    assert t("collect.accepted_title", n=1) in _texts(at)
+
+
+def test_english_from_url(lab):
+    _, _, student = lab
+    at = _open("pages/collect.py", s=student.resume_code, lang="en")
+    assert not at.exception
+    assert at.title[0].value == t("collect.title", "en")
+
+
+def test_language_switch_in_sidebar(lab):
+    at = _app().run()
+    assert at.title[0].value == t("home.title", "ko")
+    at.segmented_control[0].set_value("en").run()
+    assert not at.exception
+    assert at.title[0].value == t("home.title", "en")
+
+
+def test_camera_burst_stores_each_shot_and_rearms_the_camera(lab):
+    db, _, student = lab
+    at = _open("pages/collect.py", s=student.resume_code)
+    at.selectbox(key="collect_label").set_value("joy").run()
+    for n, data in enumerate((fv.to_jpeg(fv.astronaut()), fv.darkened()), start=1):
+        camera = at.camera_input[0]
+        assert camera.key == f"camera_{n - 1}"  # a fresh camera widget after every shot
+        camera.set_value(("shot.jpg", data, "image/jpeg"))
+        at.run()
+        assert not at.exception
+        assert len(db.list_images(student.id)) == n
+    records = db.list_images(student.id)
+    assert {r.source for r in records} == {"camera"}
+    assert [r.label for r in records if r.status == "ok"] == ["joy"]
+    assert reason_message("too_dark") in _texts(at)

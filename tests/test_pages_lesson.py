@@ -1,0 +1,302 @@
+"""AppTest for the lesson pages after collecting: label, split, train, evaluate (seeded store, real edu_core).
+
+The workspace is seeded with variants of one real extracted face (skimage's astronaut):
+the real landmarks and crop, with each class's typical movements written into the
+blendshape scores, so the pieces model has something true to learn in a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import face_variants as fv
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from edu_core.i18n import class_name, reason_message, t
+from edu_core.images import encode_jpeg
+from edu_core.labels import LESSON_CLASSES
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.timeout(240)
+
+SIGNATURES = {
+    "joy": ("mouthSmileLeft", "mouthSmileRight", "cheekSquintLeft"),
+    "sadness": ("browInnerUp", "mouthFrownLeft", "mouthFrownRight"),
+    "surprise": ("jawOpen", "eyeWideLeft", "eyeWideRight"),
+    "anger": ("browDownLeft", "browDownRight", "mouthPressLeft"),
+    "neutral": (),
+}
+
+
+@pytest.fixture(scope="module")
+def base_face():
+    from edu_core import faces
+
+    face = faces.extract(fv.to_jpeg(fv.astronaut()))
+    assert face.ok
+    return face
+
+
+def _variant(base, label: str, k: int, rng: np.random.Generator):
+    shapes = {name: float(rng.uniform(0.0, 0.1)) for name in base.blendshapes}
+    for name in SIGNATURES[label]:
+        shapes[name] = float(rng.uniform(0.6, 0.9))
+    crop = np.clip(base.crop.astype(np.int16) + rng.integers(-6, 7, base.crop.shape), 0, 255).astype(np.uint8)
+    lm = base.landmarks + rng.normal(0, 0.4, base.landmarks.shape).astype(np.float32)
+    return dataclasses.replace(base, crop=crop, landmarks=lm, blendshapes=shapes)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, base_face):
+    """A data folder with a class, a student and 8 labelled faces per class (plus one unlabelled).
+
+    Built once per module; each test gets its own copy (copying is much faster than storing
+    41 photos with their fsyncs again).
+    """
+    from edu_core.store import open_store
+
+    root = tmp_path_factory.mktemp("seeded") / "lab"
+    db = open_store(root)
+    klass, session = db.create_class("6-2", "2468")
+    student = db.join(klass.id, "여우")
+    rng = np.random.default_rng(7)
+    for label in LESSON_CLASSES:
+        for k in range(8):
+            face = _variant(base_face, label, k, rng)
+            db.add_image(student.id, encode_jpeg(face.crop), filename=f"{label}_{k}.jpg", source="upload",
+                         face=face, label=label)  # fmt: skip
+    extra = _variant(base_face, "joy", 99, rng)
+    db.add_image(student.id, encode_jpeg(extra.crop), filename="mystery.jpg", source="upload", face=extra)
+    db.close()
+    return root, klass, session, student
+
+
+@pytest.fixture()
+def lab(tmp_path, monkeypatch, seeded):
+    """A private copy of the seeded data folder, opened as the app will open it."""
+    import shutil
+
+    from edu_core.store import open_store
+
+    template, klass, session, student = seeded
+    root = tmp_path / "lab"
+    shutil.copytree(template, root)
+    monkeypatch.setenv("EXPRESSION_LAB_DATA", str(root))
+    return open_store(root), klass, session, student
+
+
+def _open(page: str, **params: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(params)
+    at.run()
+    return at.switch_page(page).run()
+
+
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.warning] + [e.value for e in at.success]
+    parts += [e.value for e in at.info] + [e.value for e in at.error] + [s.value for s in at.subheader]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_label_page_moves_a_photo_and_keeps_history(lab):
+    db, _, _, student = lab
+    at = _open("pages/label.py", s=student.resume_code)
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 1  # counts chart
+    assert t("warn.unlabelled", n=1) in _texts(at)
+    mystery = next(r for r in db.list_images(student.id) if r.filename == "mystery.jpg")
+    at.button(key=f"grid_None_{mystery.id}").click().run()  # target defaults to the first class (joy)
+    assert not at.exception
+    assert db.image(student.id, mystery.id).label == "joy"
+    assert [e.new_label for e in db.label_history(student.id, mystery.id)] == ["joy"]
+    assert "mystery.jpg" in _texts(at)  # the change is in the history list
+
+
+def test_label_page_warns_about_imbalance(lab):
+    db, _, _, student = lab
+    sad = [r.id for r in db.list_images(student.id, label="sadness")][:5]
+    db.set_labels(student.id, {i: None for i in sad})  # 3 sadness vs 8 of the others
+    at = _open("pages/label.py", s=student.resume_code)
+    assert not at.exception
+    assert any(class_name("sadness") in w.value for w in at.warning)
+
+
+def test_split_page_shows_how_many_photos_are_held_back(lab):
+    db, _, _, student = lab
+    at = _open("pages/split.py", s=student.resume_code)
+    assert not at.exception
+    _button(at, t("split.button")).click().run()
+    assert not at.exception
+    split = db.list_splits(student.id)[-1]
+    assert (len(split.train_ids), len(split.test_ids)) == (32, 8)
+    assert t("split.summary", total=40, train=32, test=8) in _texts(at)
+
+
+def test_train_then_evaluate_then_try_it(lab):
+    db, _, _, student = lab
+    db.make_split(student.id, test_ratio=0.2, seed=0)
+    at = _open("pages/train.py", s=student.resume_code)
+    assert not at.exception
+    _button(at, t("train.start")).click().run()
+    assert not at.exception
+    deadline = time.monotonic() + 120
+    while not at.success and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()  # the page notices on a rerun that the job has ended
+    assert not at.exception
+    assert db.list_models(student.id), "training never finished"
+    run = db.list_runs(student.id)[-1]
+    assert run.status == "done" and run.metrics["n"] == 8
+    assert run.metrics["accuracy"] > 0.6  # the class signatures are learnable
+    assert t("train.done", acc=run.metrics["accuracy"]) in [s.value for s in at.success], _texts(at)
+
+    ev = _open("pages/evaluate.py", s=student.resume_code)
+    assert not ev.exception
+    assert ev.metric[0].value == f"{run.metrics['accuracy']:.0%}"
+    ev.file_uploader(key="try_upload").set_value(("new.jpg", fv.to_jpeg(fv.astronaut()), "image/jpeg"))
+    ev.run()
+    assert not ev.exception
+    charts_shown = ev.get("plotly_chart")
+    assert len(charts_shown) >= 4  # recall, confusion, probability bars, why
+    verdicts = [s.value for s in ev.success] + [w.value for w in ev.warning]
+    assert any(class_name(c) in v for v in verdicts for c in LESSON_CLASSES) or any(
+        t("eval.cannot_tell", p=0.0)[:10] in v for v in verdicts
+    )
+    middle = t("eval.why_top", name="X", piece="Y").split("X")[1].split("Y")[0]
+    assert any(middle in i.value for i in ev.info)  # the why view names the part that mattered
+
+
+def test_try_it_explains_a_rejected_photo(lab):
+    db, _, _, student = lab
+    db.make_split(student.id, test_ratio=0.2, seed=0)
+    from edu_core import models
+    from edu_core.train import TrainConfig, train
+
+    records = db.list_images(student.id, status="ok", labelled=True)
+    result = train("pieces", db.faces(student.id, [r.id for r in records]), [r.label for r in records],
+                   TrainConfig(tiny=True), class_names=LESSON_CLASSES)  # fmt: skip
+    db.add_model(
+        student.id,
+        name="m",
+        kind="pieces",
+        labels=LESSON_CLASSES,
+        file_bytes=models.save_bundle(result.bundle),
+    )
+    ev = _open("pages/evaluate.py", s=student.resume_code)
+    assert not ev.exception
+    assert t("eval.no_test") in _texts(ev)  # no run recorded for this model: said plainly
+    ev.file_uploader(key="try_upload").set_value(("masked.jpg", fv.mask(), "image/jpeg"))
+    ev.run()
+    assert not ev.exception
+    assert any(reason_message("occluded_mouth") in w.value for w in ev.warning)
+
+
+def test_pages_without_prerequisites_point_back(lab):
+    _, _, _, student = lab
+    at = _open("pages/train.py", s=student.resume_code)
+    assert t("train.need_split") in _texts(at)
+    at = _open("pages/evaluate.py", s=student.resume_code)
+    assert t("eval.no_model") in _texts(at)
+
+
+def test_teacher_pools_shared_photos_and_trains_a_class_model(lab):
+    db, klass, session, student = lab
+    db.set_pool_consent(student.id, True)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/teacher.py").run()
+    at.text_input(key="login_pin").input("2468")
+    at.button[1].click().run()
+    assert not at.exception
+    _button(at, t("teacher.merge_button")).click().run()
+    assert not at.exception
+    assert t("teacher.merged", students=1, n=40) in [s.value for s in at.success]
+    _button(at, t("teacher.train_class")).click().run()
+    deadline = time.monotonic() + 120
+    while (
+        not any(s.value.startswith(t("train.done", acc=0.0)[:8]) for s in at.success)
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception
+    models = db.list_models(session)
+    assert len(models) == 1 and models[0].student_id is None  # a class model, not a student's
+    assert any(d.label == t("teacher.export_model") for d in at.get("download_button"))
+
+
+def test_live_training_view_shows_progress_and_can_cancel(lab):
+    """A slow job (epochs paced by the test) shows its progress and curves live; *stop* ends it."""
+    import threading
+
+    from edu_core import ui
+    from edu_core.train import TrainingCancelled
+
+    db, _, _, student = lab
+    db.make_split(student.id, test_ratio=0.2, seed=0)
+    release = threading.Event()
+
+    def slow(on_epoch_end, cancel):
+        on_epoch_end(1, {"loss": 1.2, "acc": 0.4, "val_loss": 1.3, "val_acc": 0.35})
+        while not cancel.is_set():
+            if release.wait(0.05):
+                break
+        raise TrainingCancelled()
+
+    queue = ui.training_queue()  # the server-wide queue the pages use
+    job = queue.submit_call(slow, total_epochs=10, owner=ui.owner_of(student.id))
+    try:
+        deadline = time.monotonic() + 10
+        while not job.history and time.monotonic() < deadline:
+            time.sleep(0.05)
+        at = _open("pages/train.py", s=student.resume_code)
+        assert not at.exception
+        assert any(p.text == t("train.running", epoch=1, epochs=10) for p in at.get("progress"))
+        assert _button(at, t("train.start")).disabled  # one run at a time per student
+        _button(at, t("train.cancel")).click().run()
+        assert job.wait(10) and job.state == "cancelled"
+        at.run()
+        assert reason_message("training_cancelled") in [e.value for e in at.error]
+    finally:
+        release.set()
+
+
+def test_training_result_survives_a_server_restart(lab):
+    """With no job in the server's memory, the train page shows the last run from the store."""
+    db, _, _, student = lab
+    split = db.make_split(student.id, test_ratio=0.2, seed=0)
+    history = [{"epoch": 1, "loss": 1.0, "acc": 0.5}, {"epoch": 2, "loss": 0.5, "acc": 0.8}]
+    run_id = db.start_run(student.id, config={"kind": "pieces"}, split_id=split.id)
+    db.finish_run(student.id, run_id, metrics={"accuracy": 0.75, "n": 8, "history": history})
+    at = _open("pages/train.py", s=student.resume_code)
+    assert not at.exception
+    assert t("train.done", acc=0.75) in [s.value for s in at.success]
+    assert len(at.get("plotly_chart")) == 1
+
+
+@pytest.mark.parametrize(
+    ("page", "title"),
+    [
+        ("pages/home.py", "home.title"),
+        ("pages/collect.py", "collect.title"),
+        ("pages/label.py", "label.title"),
+        ("pages/split.py", "split.title"),
+        ("pages/train.py", "train.title"),
+        ("pages/evaluate.py", "eval.title"),
+        ("pages/teacher.py", "teacher.title"),
+    ],
+)
+def test_every_page_opens_in_english_without_errors(lab, page, title):
+    db, _, _, student = lab
+    db.make_split(student.id, test_ratio=0.2, seed=0)
+    at = _open(page, s=student.resume_code, lang="en")
+    assert not at.exception
+    assert at.title[0].value == t(title, "en")
