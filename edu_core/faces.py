@@ -439,8 +439,14 @@ def _found_when_zoomed_out(lm: Landmarker, rgb: np.ndarray) -> bool:
     return bool(lm.detect(canvas))
 
 
-def _square_crop(rgb: np.ndarray, box: tuple[float, float, float, float], margin: float, size: int):
-    """Cut a square around ``box`` with ``margin`` on every side, padding past the edges."""
+def square_crop(
+    rgb: np.ndarray, box: Sequence[float], margin: float, size: int
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A ``size`` square around ``box`` plus ``margin`` on every side, never stretched.
+
+    Past the photo's edges the border pixels are repeated. Returns the crop and the square's
+    box in ``rgb`` pixels (it may extend past the edges).
+    """
     import cv2
 
     x0, y0, x1, y1 = box
@@ -545,7 +551,7 @@ def _extract_decoded(data, image, cfg: CropConfig, lm: Landmarker, decode_cfg: D
             k = finer.rgb.shape[1] / w
             src, src_scale, box = finer.rgb, finer.scale, tuple(v * k for v in face.box)
     k = src.shape[1] / w
-    crop, crop_box = _square_crop(src, box, cfg.margin, cfg.crop_size)
+    crop, crop_box = square_crop(src, box, cfg.margin, cfg.crop_size)
     crop_scale = cfg.crop_size / (crop_box[2] - crop_box[0])
     landmarks = face.landmarks.copy()
     landmarks[:, 0] = (landmarks[:, 0] * k - crop_box[0]) * crop_scale
