@@ -61,7 +61,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         paths = make_photos(Path(tmp), args.photos, size)  # type: ignore[arg-type]
-        print(f"made {len(paths)} photos of {size[0]}x{size[1]} in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+        print(
+            f"made {len(paths)} photos of {size[0]}x{size[1]} in {time.perf_counter() - t:.1f}s",
+            file=sys.stderr,
+        )
         plain_decode(paths[:10])  # warm the page cache and PIL
         base = plain_decode(paths)
         extract_many(paths[:4], workers=args.workers)  # warm MediaPipe
@@ -78,14 +81,16 @@ def main() -> None:
 
     ok = sum(r.ok for r in results)
     lat = sorted(latencies)
-    print(f"| measure | value |\n|---|---|")
+    print("| measure | value |\n|---|---|")
     print(f"| photos | {len(paths)} JPEG, {size[0]}x{size[1]} |")
     print(f"| faces accepted | {ok}/{len(paths)} |")
     print(f"| plain full PIL decode, 1 thread | {len(paths) / base:.1f} photos/s |")
     print(f"| extract_many, {args.workers} workers | {len(paths) / many:.1f} photos/s |")
     print(f"| **ratio extract_many / plain decode** | **{base / many:.2f}x** |")
-    print(f"| one photo, decode to crop (p50 / p95, 1 thread) | "
-          f"{statistics.median(lat) * 1000:.0f} / {lat[int(0.95 * (len(lat) - 1))] * 1000:.0f} ms |")
+    print(
+        f"| one photo, decode to crop (p50 / p95, 1 thread) | "
+        f"{statistics.median(lat) * 1000:.0f} / {lat[int(0.95 * (len(lat) - 1))] * 1000:.0f} ms |"
+    )
     print(f"| peak memory of the process | {peak_mb:.0f} MB |")
 
 

@@ -34,7 +34,10 @@ def portrait_cases() -> list[tuple[str, bytes]]:
     cases += [("ok", fv.big_photo(w, seed=w)) for w in (1600, 2000, 3000)]
     cases += [("close_up", fv.close_up(t)) for t in (0.6, 0.7, 0.8, 0.9, 1.0)]
     cases += [("cut_off", fv.cut_off(k)) for k in (0.6, 0.7, 0.8, 0.85)]
-    cases += [("occluded_mouth", fv.mask(c)) for c in ((170, 205, 225), (25, 25, 25), (235, 235, 235), (200, 60, 60))]
+    cases += [
+        ("occluded_mouth", fv.mask(c))
+        for c in ((170, 205, 225), (25, 25, 25), (235, 235, 235), (200, 60, 60))
+    ]
     cases += [("occluded_mouth", fv.hand_over_mouth())]
     cases += [("occluded_eyes", fv.sunglasses()), ("occluded_eyes", fv.hair_over_eyes())]
     cases += [("occluded_eyes", fv.hair_over_eyes((200, 170, 110)))]

@@ -11,10 +11,9 @@ import struct
 import zipfile
 from pathlib import Path
 
+import face_variants as fv
 import numpy as np
 from PIL import Image, ImageDraw
-
-import face_variants as fv
 
 FACE_OK = {"ok"}
 
@@ -63,7 +62,11 @@ def corpus(tmp: Path) -> list[tuple[str, bytes | Path, set[str]]]:
         ("page.html", b"<!doctype html><html><body><img src=x></body></html>", {"unsupported_format"}),
         ("doc.pdf", b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF", {"unsupported_format"}),
         ("photos.zip", _zip({"a.jpg": face_jpeg}), {"unsupported_format"}),
-        ("clip.mp4", struct.pack(">I", 24) + b"ftypmp42" + b"\0" * 12 + b"\0\0\0\x08mdat", {"unsupported_format"}),
+        (
+            "clip.mp4",
+            struct.pack(">I", 24) + b"ftypmp42" + b"\0" * 12 + b"\0\0\0\x08mdat",
+            {"unsupported_format"},
+        ),
         ("clip.webm", b"\x1aE\xdf\xa3" + b"\0" * 60, {"unsupported_format"}),
         ("truncated.jpg", face_jpeg[: len(face_jpeg) // 3], {"unreadable"}),
         ("truncated.png", _save(face, "PNG")[:5000], {"unreadable"}),
@@ -74,11 +77,27 @@ def corpus(tmp: Path) -> list[tuple[str, bytes | Path, set[str]]]:
         ("one_pixel.png", _save(Image.new("RGB", (1, 1)), "PNG"), {"image_too_small"}),
         ("bomb_20000.png", _save(Image.new("1", (20000, 20000)), "PNG", optimize=True), {"too_large"}),
         ("cmyk.jpg", _save(face.convert("CMYK"), "JPEG", quality=92), FACE_OK),
-        ("sixteen_bit.png", _save(Image.fromarray((np.asarray(face.convert("L")).astype(np.uint16) * 257)), "PNG"), FACE_OK),
-        ("palette_transparent.png", _save(pal, "PNG", transparency=0), FACE_OK | {"occluded_mouth", "occluded_eyes"}),
+        (
+            "sixteen_bit.png",
+            _save(Image.fromarray(np.asarray(face.convert("L")).astype(np.uint16) * 257), "PNG"),
+            FACE_OK,
+        ),
+        (
+            "palette_transparent.png",
+            _save(pal, "PNG", transparency=0),
+            FACE_OK | {"occluded_mouth", "occluded_eyes"},
+        ),
         ("rgba.png", _save(rgba, "PNG"), FACE_OK),
-        ("animated.gif", _save(gif_frames[0], "GIF", save_all=True, append_images=gif_frames[1:]), FACE_OK | {"occluded_mouth"}),
-        ("animated.webp", _save(gif_frames[0], "WEBP", save_all=True, append_images=gif_frames[1:], quality=90), FACE_OK),
+        (
+            "animated.gif",
+            _save(gif_frames[0], "GIF", save_all=True, append_images=gif_frames[1:]),
+            FACE_OK | {"occluded_mouth"},
+        ),
+        (
+            "animated.webp",
+            _save(gif_frames[0], "WEBP", save_all=True, append_images=gif_frames[1:], quality=90),
+            FACE_OK,
+        ),
         ("grayscale.jpg", _save(face.convert("L"), "JPEG", quality=92), FACE_OK),
         ("all_black.png", _save(Image.new("RGB", (640, 480), "black"), "PNG"), {"no_face"}),
         ("all_white.png", _save(Image.new("RGB", (640, 480), "white"), "PNG"), {"no_face"}),

@@ -104,7 +104,9 @@ def hand_over_mouth() -> bytes:
         d.ellipse((x0 - 0.9 * w, y0 - 0.5 * h, x1 + 0.5 * w, y1 + 2.2 * h), fill=skin)
         for k in range(4):
             fy = y0 - 0.4 * h + k * 0.55 * h
-            d.rounded_rectangle((x0 - 0.5 * w, fy, x1 + 1.2 * w, fy + 0.5 * h), radius=6, fill=(214, 170, 142))
+            d.rounded_rectangle(
+                (x0 - 0.5 * w, fy, x1 + 1.2 * w, fy + 0.5 * h), radius=6, fill=(214, 170, 142)
+            )
             d.line((x0 - 0.5 * w, fy + 0.5 * h, x1 + 1.2 * w, fy + 0.5 * h), fill=(170, 120, 100), width=1)
 
     return _draw(draw)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 
+from bad_inputs import corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bad_inputs import corpus
 from edu_core.errors import ImageError
 from edu_core.faces import REASONS, extract_many
 from edu_core.i18n import reason_message

@@ -6,10 +6,10 @@ import json
 import subprocess
 import sys
 
+import face_variants as fv
 import numpy as np
 import pytest
 
-import face_variants as fv
 from edu_core.faces import REASONS, CropConfig, FaceResult, extract, extract_many, head_pose
 
 
@@ -80,7 +80,8 @@ def test_rejections_name_their_reason(landmarker, make, reason):
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: fv.blurred(1.5), lambda: fv.darkened(0.6), lambda: fv.brightened(30, gain=1.0), fv.big_photo]
+    "make",
+    [lambda: fv.blurred(1.5), lambda: fv.darkened(0.6), lambda: fv.brightened(30, gain=1.0), fv.big_photo],
 )
 def test_mild_changes_are_still_accepted(landmarker, make):
     r = extract(make(), landmarker=landmarker)
@@ -100,7 +101,11 @@ def test_one_dominant_face_is_accepted(landmarker):
 
 @pytest.mark.parametrize(
     ("data", "reason"),
-    [(b"", "unreadable"), (b"not an image at all", "unsupported_format"), (b"PK\x03\x04zz", "unsupported_format")],
+    [
+        (b"", "unreadable"),
+        (b"not an image at all", "unsupported_format"),
+        (b"PK\x03\x04zz", "unsupported_format"),
+    ],
 )
 def test_bad_files_are_rejected_not_raised(landmarker, data, reason):
     r = extract(data, landmarker=landmarker)
