@@ -51,7 +51,8 @@ def ordered_classes(class_ids: Sequence[str] | Mapping[str, object]) -> list[str
     return known + [c for c in ids if c not in order]
 
 
-def _style(fig: go.Figure, title: str | None, height: int) -> go.Figure:
+def style(fig: go.Figure, title: str | None, height: int, *, legend: bool = False) -> go.Figure:
+    """The projector look shared by every chart: big black type, white ground, bold axes."""
     fig.update_layout(
         title={"text": title, "font": {"size": FONT_SIZE + 4}} if title else None,
         font={"size": FONT_SIZE, "family": FONT_FAMILY, "color": "#000000"},
@@ -59,8 +60,10 @@ def _style(fig: go.Figure, title: str | None, height: int) -> go.Figure:
         plot_bgcolor="#FFFFFF",
         height=height,
         margin={"l": 20, "r": 20, "t": 60 if title else 20, "b": 20},
-        showlegend=False,
+        showlegend=legend,
     )
+    if legend:
+        fig.update_layout(legend={"orientation": "h", "y": -0.2})
     axis = {
         "showline": True,
         "linecolor": "#000000",
@@ -118,7 +121,7 @@ def probability_bars(
     )
     fig.update_xaxes(range=[0, 1.15], tickformat=".0%", title=t("eval.probability", lang))
     fig.update_yaxes(autorange="reversed")  # first class at the top, like reading order
-    return _style(fig, title, height=90 + 60 * len(ids))
+    return style(fig, title, height=90 + 60 * len(ids))
 
 
 def scarce_classes(counts: Mapping[str, int], *, ratio: float = 0.5) -> list[str]:
@@ -167,7 +170,7 @@ def class_count_bars(
         )
     )
     fig.update_yaxes(title=t("chart.count", lang), rangemode="tozero", range=[0, max(vals + [1]) * 1.25])
-    return _style(fig, title, height=420)
+    return style(fig, title, height=420)
 
 
 def split_bars(
@@ -197,7 +200,7 @@ def split_bars(
         )
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title=t("chart.count", lang))
-    _style(fig, title, height=420)
+    style(fig, title, height=420)
     fig.update_layout(showlegend=True, legend={"orientation": "h", "y": 1.12, "x": 0})
     return fig
 
@@ -250,7 +253,7 @@ def confusion_heatmap(
             )
     fig.update_xaxes(title=t("chart.pred", lang), side="top", showline=False)
     fig.update_yaxes(title=t("chart.true", lang), autorange="reversed", showline=False)
-    return _style(fig, title, height=140 + 90 * len(classes))
+    return style(fig, title, height=140 + 90 * len(classes))
 
 
 _CURVE_KEYS = {
@@ -324,7 +327,7 @@ def training_curves(
     fig.update_xaxes(title=t("train.epoch", lang), range=[0.5, x_max + 0.5], dtick=max(1, x_max // 10))
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", row=1, col=2)
-    _style(fig, title, height=420)
+    style(fig, title, height=420)
     fig.update_annotations(font_size=FONT_SIZE)
     fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.25, "x": 0})
     return fig
@@ -374,7 +377,7 @@ def recall_bars(
         )
     )
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title=t("eval.recall", lang))
-    return _style(fig, title, height=420)
+    return style(fig, title, height=420)
 
 
 def wilson_bounds(
@@ -434,7 +437,7 @@ def effect_bars(
         range=[-reach, reach], tickformat="+.0%", title=axis_title, zeroline=True, zerolinewidth=3
     )
     fig.update_yaxes(autorange="reversed")
-    return _style(fig, title, height=90 + 60 * max(1, len(parts)))
+    return style(fig, title, height=90 + 60 * max(1, len(parts)))
 
 
 def student_class_bars(
@@ -459,7 +462,7 @@ def student_class_bars(
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title=t("chart.count", lang))
     fig.update_yaxes(autorange="reversed")
-    _style(fig, title, height=160 + 44 * max(1, len(students)))
+    style(fig, title, height=160 + 44 * max(1, len(students)))
     fig.update_layout(showlegend=True, legend={"orientation": "h", "y": 1.1, "x": 0})
     return fig
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from edu_core.errors import print_cli_error
 from edu_core.predict import CANNOT_TELL, DEFAULT_THRESHOLD, decide, predict_proba
 
 
@@ -249,11 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         files = scan_class_folders(args.data)
         faces = extract_cached([f.path for f in files], args.cache)
     except EduError as exc:
-        print(
-            json.dumps({"error": exc.code, "detail": exc.detail}) if args.json else f"error: {exc}",
-            file=sys.stderr,
-        )
-        return 2
+        return print_cli_error(exc, as_json=args.json)
     use = [
         i
         for i, (f, face) in enumerate(zip(files, faces, strict=True))

@@ -23,7 +23,6 @@ re-run to the same numbers (:func:`rerun`).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -33,7 +32,7 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -685,27 +684,6 @@ def _one_run(
     )
 
 
-@contextlib.contextmanager
-def _small_model_threads(model: str) -> Iterator[None]:
-    """Run the pieces model on one torch thread.
-
-    Its matrices are tiny, so extra intra-op threads only add hand-over costs; on a
-    busy 2-core machine they made each training 20x slower (0.35 s -> 7 s, measured).
-    The setting is process-wide, so it is restored afterwards.
-    """
-    if model != "pieces":
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def n_trainings(cfg: ExperimentConfig, data: LabData) -> int:
     """How many models the experiment trains (the detective's k-fold models included)."""
     variants = plan_variants(cfg, data)
@@ -730,6 +708,7 @@ def run_experiment(
     Raises :class:`ExperimentError` when the data cannot support the experiment and
     ``edu_core.train.TrainingCancelled`` when ``cancel`` is set.
     """
+    from edu_core.models import one_cpu_thread
     from edu_core.train import EmbeddingCache, choose_device
 
     t0 = time.perf_counter()
@@ -741,7 +720,7 @@ def run_experiment(
     cache = EmbeddingCache()  # one per experiment: every crop is embedded once, whatever the variant
     total, done = len(variants) * cfg.repeats, 0
     results = []
-    with _small_model_threads(cfg.model):
+    with one_cpu_thread(cfg.model == "pieces"):
         for variant in variants:
             runs = []
             for seed in cfg.seeds:
@@ -883,6 +862,7 @@ def load_result(store: Store, viewer: int | TeacherSession, run_id: int) -> Expe
 
 
 # --------------------------------------------------------------------------- words
+
 
 def text(key: str, lang: str = "ko", **fmt: object) -> str:
     """A lab UI string (kept with every other string in ``edu_core.i18n``)."""
@@ -1052,7 +1032,7 @@ def accuracy_figure(result: ExperimentResult, lang: str = "ko", *, height: int =
     """One bar per variant: mean accuracy with ± sd error bars and a dot for every seed."""
     import plotly.graph_objects as go
 
-    from edu_core.charts import FONT_FAMILY, FONT_SIZE
+    from edu_core.charts import style
 
     names = [variant_label(v.variant, lang) for v in result.variants]
     acc = [v.accuracy() for v in result.variants]
@@ -1084,16 +1064,7 @@ def accuracy_figure(result: ExperimentResult, lang: str = "ko", *, height: int =
         hovertemplate="seed: %{y:.1%}<extra></extra>",
     )
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
-    fig.update_layout(
-        title={"text": text("lab.accuracy", lang), "font": {"size": FONT_SIZE + 4}},
-        font={"size": FONT_SIZE, "family": FONT_FAMILY, "color": "#000000"},
-        paper_bgcolor="#FFFFFF",
-        plot_bgcolor="#FFFFFF",
-        height=height,
-        showlegend=True,
-        legend={"orientation": "h", "y": -0.2},
-        margin={"l": 20, "r": 20, "t": 60, "b": 20},
-    )
+    style(fig, text("lab.accuracy", lang), height, legend=True)
     return fig
 
 
@@ -1101,7 +1072,7 @@ def recall_figure(result: ExperimentResult, lang: str = "ko", *, height: int = 4
     """Per-class recall, variants side by side (mean ± sd); bars keep each class's colour."""
     import plotly.graph_objects as go
 
-    from edu_core.charts import FONT_FAMILY, FONT_SIZE, class_color
+    from edu_core.charts import class_color, style
 
     classes = list(dict.fromkeys(c for v in result.variants for c in v.variant.classes))
     patterns = ["", "/", ".", "x", "\\", "+"]
@@ -1127,16 +1098,8 @@ def recall_figure(result: ExperimentResult, lang: str = "ko", *, height: int = 4
             hovertemplate="%{x}: %{y:.1%}<extra>" + variant_label(v.variant, lang) + "</extra>",
         )
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
-    fig.update_layout(
-        barmode="group",
-        title={"text": text("lab.recall", lang), "font": {"size": FONT_SIZE + 4}},
-        font={"size": FONT_SIZE, "family": FONT_FAMILY, "color": "#000000"},
-        paper_bgcolor="#FFFFFF",
-        plot_bgcolor="#FFFFFF",
-        height=height,
-        legend={"orientation": "h", "y": -0.2},
-        margin={"l": 20, "r": 20, "t": 60, "b": 20},
-    )
+    fig.update_layout(barmode="group")
+    style(fig, text("lab.recall", lang), height, legend=True)
     return fig
 
 
@@ -1144,7 +1107,7 @@ def groups_figure(result: ExperimentResult, lang: str = "ko", *, height: int = 4
     """Accuracy on each age group's test photos, variants side by side (mean ± sd)."""
     import plotly.graph_objects as go
 
-    from edu_core.charts import FONT_FAMILY, FONT_SIZE
+    from edu_core.charts import style
 
     groups = sorted({g for v in result.variants for g in v.group_accuracy()})
     fig = go.Figure()
@@ -1159,16 +1122,8 @@ def groups_figure(result: ExperimentResult, lang: str = "ko", *, height: int = 4
             marker={"color": colors[i % len(colors)], "line": {"color": "#000000", "width": 2}},
         )
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
-    fig.update_layout(
-        barmode="group",
-        title={"text": text("lab.groups_chart", lang), "font": {"size": FONT_SIZE + 4}},
-        font={"size": FONT_SIZE, "family": FONT_FAMILY, "color": "#000000"},
-        paper_bgcolor="#FFFFFF",
-        plot_bgcolor="#FFFFFF",
-        height=height,
-        legend={"orientation": "h", "y": -0.2},
-        margin={"l": 20, "r": 20, "t": 60, "b": 20},
-    )
+    fig.update_layout(barmode="group")
+    style(fig, text("lab.groups_chart", lang), height, legend=True)
     return fig
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edu_core.errors import print_cli_error
 from edu_core.models import (
     PIECES,
     REGION_LANDMARKS,
@@ -198,11 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bundle = load_bundle(args.model)
     except EduError as exc:
-        print(
-            json.dumps({"error": exc.code, "detail": exc.detail}) if args.json else f"error: {exc}",
-            file=sys.stderr,
-        )
-        return 2
+        return print_cli_error(exc, as_json=args.json)
     face = extract(args.image)
     if not face.ok:
         out: dict[str, Any] = {"status": "rejected", "reason": face.reason}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from edu_core.errors import EduError
+from edu_core.errors import EduError, print_cli_error
 from edu_core.models import ModelBundle, crops_to_tensor, load_bundle, one_cpu_thread, pieces_matrix
 
 #: The decision shown when no class is probable enough.
@@ -169,11 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bundle = load_bundle(args.model)
     except EduError as exc:
-        print(
-            json.dumps({"error": exc.code, "detail": exc.detail}) if args.json else f"error: {exc}",
-            file=sys.stderr,
-        )
-        return 2
+        return print_cli_error(exc, as_json=args.json)
     from edu_core.faces import Landmarker
 
     results = []

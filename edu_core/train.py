@@ -23,7 +23,6 @@ import itertools
 import json
 import math
 import os
-import sys
 import threading
 import time
 from collections import deque
@@ -36,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edu_core.errors import EduError
+from edu_core.errors import EduError, print_cli_error
 from edu_core.models import (
     MODEL_KINDS,
     ExpressionModel,
@@ -1070,11 +1069,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         files = scan_class_folders(args.data)
         faces = extract_cached([f.path for f in files], args.cache)
     except EduError as exc:
-        print(
-            json.dumps({"error": exc.code, "detail": exc.detail}) if args.json else f"error: {exc}",
-            file=sys.stderr,
-        )
-        return 2
+        return print_cli_error(exc, as_json=args.json)
     ok = [i for i, f in enumerate(faces) if f.ok]
     labels = [f.label for f in files]
     if all(files[i].split for i in ok):
