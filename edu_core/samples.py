@@ -10,8 +10,10 @@ the MediaPipe face detector treats the result like a photo.
 An expression is assembled from the lesson's "data pieces": eyebrow shape, eye opening and lip
 shape, each with a strength. Every class recipe has a random intensity from subtle to strong
 and overlaps with its neighbours the way real faces do (surprise and anger both widen the eyes,
-sadness and hurt share raised inner brows), so a model trained on 20 images per class makes
-visibly more mistakes than one trained on 60.
+sadness and hurt share raised inner brows). Each lesson class also comes in a few styles, some
+of them less common (:data:`LESSON_STYLES`: a laugh or a smile with the eyes only, a shout, an
+"O" mouth without raised brows ...), so a model trained on 20 images per class meets too few of
+the rarer styles and makes visibly more mistakes than one trained on 60.
 
 Public API (stable, used by ``edu_core.aihub_demo``):
 
@@ -36,9 +38,10 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
@@ -295,22 +298,80 @@ def random_identity(
     )
 
 
+def _style(rng: np.random.Generator, styles: Sequence[tuple[str, float]]) -> str:
+    """Pick one of a class's expression styles by its share of people."""
+    return _pick(rng, [s for s, _ in styles], [p for _, p in styles])
+
+
+#: How people show each lesson class, with the share of people who do it that way. The less
+#: common styles matter for the lesson: 20 pictures per class hold only a handful of them, too
+#: few to learn where they differ from a neighbouring class; 60 pictures hold three times as many.
+LESSON_STYLES: Mapping[str, tuple[tuple[str, float], ...]] = MappingProxyType(
+    {
+        "joy": (("smile", 0.5), ("laugh", 0.3), ("eyes_only", 0.2)),
+        "sadness": (("classic", 0.55), ("downcast", 0.3), ("brows_only", 0.15)),
+        "surprise": (("full", 0.45), ("brows_eyes", 0.25), ("mouth_only", 0.3)),
+        "anger": (("glare", 0.4), ("frown", 0.25), ("shout", 0.35)),
+        "neutral": (("rest", 1.0),),
+    }
+)
+
+
 def _recipe(name: str, k: float, rng: np.random.Generator) -> dict[str, float]:
-    """The data pieces of one class at strength ``k`` (0 subtle .. 1 strong)."""
+    """The data pieces of one class at strength ``k`` (0 subtle .. 1 strong).
+
+    Each lesson class comes in several styles (:data:`LESSON_STYLES`), as real people show
+    the same feeling in different ways; some styles lie close to another class.
+    """
     u = rng.uniform
     if name == "neutral":
-        return {"smile": u(-0.1, 0.1), "eye_open": u(-0.15, 0.15), "brow_inner_up": u(0, 0.1)}
-    if name == "joy":
-        open_ = u(0, 1) * k if rng.random() < 0.55 else 0.0
+        # a resting face is never perfectly still: a hint of a smile or frown, sleepy or alert eyes
         return {
-            "smile": 0.35 + 0.65 * k,
-            "cheek_raise": 0.3 + 0.7 * k,
-            "eye_open": -0.5 * k,
-            "mouth_open": open_ * 0.7,
-            "teeth": 1.0 if rng.random() < 0.7 else 0.0,
-            "mouth_stretch": 0.2 * k,
+            "smile": u(-0.12, 0.12),
+            "eye_open": u(-0.2, 0.2),
+            "brow_inner_up": u(0, 0.12),
+            "brow_down": u(0, 0.08),
+            "lip_press": u(0, 0.2),
+        }
+    if name == "joy":
+        style = _style(rng, LESSON_STYLES["joy"])
+        if style == "laugh":  # open mouth with teeth, eyes squeezed
+            return {
+                "smile": 0.5 + 0.5 * k,
+                "cheek_raise": 0.4 + 0.6 * k,
+                "eye_open": -(0.2 + 0.5 * k),
+                "mouth_open": 0.25 + 0.5 * k,
+                "teeth": 1.0,
+                "mouth_stretch": 0.2 + 0.3 * k,
+            }
+        if style == "eyes_only":  # a warm look with the mouth barely moving: close to neutral
+            return {
+                "smile": 0.18 + 0.25 * k,
+                "cheek_raise": 0.3 + 0.5 * k,
+                "eye_open": -(0.1 + 0.3 * k),
+            }
+        return {  # closed-mouth smile, sometimes showing the upper teeth
+            "smile": 0.3 + 0.6 * k,
+            "cheek_raise": 0.2 + 0.6 * k,
+            "eye_open": -0.35 * k,
+            "teeth": 1.0 if rng.random() < 0.35 else 0.0,
+            "mouth_stretch": 0.15 * k,
         }
     if name == "sadness":
+        style = _style(rng, LESSON_STYLES["sadness"])
+        if style == "downcast":  # heavy lids and a slight frown, brows only a little lifted
+            return {
+                "brow_inner_up": 0.15 + 0.3 * k,
+                "smile": -(0.15 + 0.4 * k),
+                "eye_open": -(0.3 + 0.35 * k),
+                "lip_press": 0.2 * k,
+            }
+        if style == "brows_only":  # the worried inner brows, mouth nearly still
+            return {
+                "brow_inner_up": 0.5 + 0.5 * k,
+                "smile": -0.15 * k,
+                "eye_open": -0.15 * k,
+            }
         return {
             "brow_inner_up": 0.35 + 0.65 * k,
             "smile": -(0.3 + 0.7 * k),
@@ -319,8 +380,24 @@ def _recipe(name: str, k: float, rng: np.random.Generator) -> dict[str, float]:
             "mouth_open": u(0, 0.15) * k,
         }
     if name == "surprise":
-        # about a third of people show surprise mostly with the eyes and mouth, brows barely moving
-        brows = u(0.0, 0.25) if rng.random() < 0.3 else 0.15 + 0.85 * k
+        style = _style(rng, LESSON_STYLES["surprise"])
+        if style == "brows_eyes":  # brows up, eyes wide, mouth only just parted
+            brows = 0.35 + 0.65 * k
+            return {
+                "brow_inner_up": brows,
+                "brow_outer_up": brows,
+                "eye_open": 0.25 + 0.65 * k,
+                "mouth_open": u(0.0, 0.15) * k,
+            }
+        if style == "mouth_only":  # an "O" without raised brows: like a shout, but round and toothless
+            return {
+                "brow_inner_up": u(0.0, 0.15),
+                "brow_outer_up": u(0.0, 0.15),
+                "eye_open": 0.2 + 0.5 * k,
+                "mouth_open": 0.3 + 0.5 * k,
+                "mouth_round": u(0.45, 1.0),
+            }
+        brows = 0.25 + 0.75 * k
         return {
             "brow_inner_up": brows,
             "brow_outer_up": brows,
@@ -329,17 +406,27 @@ def _recipe(name: str, k: float, rng: np.random.Generator) -> dict[str, float]:
             "mouth_round": u(0.3, 1.0),
         }
     if name == "anger":
-        shout = rng.random() < 0.4
-        # some shouting faces keep their brows almost level: then only the mouth tells it from surprise
-        brows = u(0.0, 0.25) if shout and rng.random() < 0.5 else 0.15 + 0.85 * k
-        return {
-            "brow_down": brows,
-            "eye_open": u(0.2, 0.8) * max(k, 0.4),  # the glare shares wide eyes with surprise
-            "lip_press": 0.0 if shout else 0.4 + 0.6 * k,
-            "mouth_open": u(0.3, 0.8) * k if shout else 0.0,
-            "teeth": 1.0 if shout else 0.0,
+        style = _style(rng, LESSON_STYLES["anger"])
+        if style == "shout":  # wide eyes and an open, stretched mouth; brows only slightly lowered
+            return {
+                "brow_down": u(0.0, 0.15) + 0.1 * k,
+                "eye_open": 0.3 + 0.6 * k,
+                "mouth_open": 0.3 + 0.5 * k,
+                "teeth": 1.0 if rng.random() < 0.7 else 0.0,
+                "mouth_stretch": 0.3 + 0.4 * k,
+                "smile": -(0.1 + 0.25 * k),
+            }
+        if style == "frown":  # cold anger: lowered brows over steady eyes, mouth still
+            return {
+                "brow_down": 0.35 + 0.6 * k,
+                "eye_open": u(-0.1, 0.2) * k,
+                "lip_press": 0.15 * k,
+            }
+        return {  # the glare: brows down and together, pressed lips
+            "brow_down": 0.4 + 0.6 * k,
+            "eye_open": u(0.0, 0.6) * k,
+            "lip_press": 0.4 + 0.6 * k,
             "smile": -0.25 * k,
-            "mouth_stretch": 0.3 * k if shout else 0.0,
         }
     if name == "embarrassment":
         return {
@@ -379,7 +466,13 @@ def expression_for(name: str, rng: np.random.Generator, *, intensity: float | No
 
     Small random leaks of the other pieces keep subtle examples close to neighbouring classes.
     """
-    k = float(rng.uniform(0.15, 1.0) if intensity is None else np.clip(intensity, 0.0, 1.0))
+    if intensity is not None:
+        k = float(np.clip(intensity, 0.0, 1.0))
+    elif name in LESSON_CLASSES:
+        # more subtle than strong faces, as in everyday photos; a share sits close to neutral
+        k = float(0.08 + 0.92 * rng.beta(1.3, 1.5))
+    else:
+        k = float(rng.uniform(0.15, 1.0))
     pieces = _recipe(name, k, rng)
     leak = {
         "brow_inner_up": abs(rng.normal(0, 0.08)),

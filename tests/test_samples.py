@@ -62,6 +62,34 @@ def test_surprise_and_anger_share_wide_eyes() -> None:
     assert wide["surprise"] > wide["anger"] > wide["neutral"]
 
 
+def test_lesson_classes_come_in_styles_with_rarer_ones_near_a_neighbour() -> None:
+    assert set(samples.LESSON_STYLES) == set(LESSON_CLASSES)
+    assert all(abs(sum(p for _, p in st) - 1.0) < 1e-9 for st in samples.LESSON_STYLES.values())
+    rng = np.random.default_rng(3)
+    draws = {c: [samples.expression_for(c, rng) for _ in range(300)] for c in ("joy", "surprise", "anger")}
+
+    def share(cls: str, test) -> float:
+        return float(np.mean([bool(test(e)) for e in draws[cls]]))
+
+    # joy: laughs with teeth, and smiles carried mostly by the eyes (close to a resting face)
+    assert 0.15 < share("joy", lambda e: e.mouth_open > 0.25 and e.teeth > 0.5) < 0.45
+    assert 0.1 < share("joy", lambda e: e.smile < 0.45 and e.mouth_open < 0.15 and e.cheek_raise > 0.3) < 0.4
+    # surprise: an open mouth without raised brows looks like a shout except for its round shape
+    mouth_only = share("surprise", lambda e: e.brow_inner_up < 0.3 and e.mouth_open > 0.3)
+    assert 0.15 < mouth_only < 0.45
+    assert all(
+        e.mouth_round >= 0.45 for e in draws["surprise"] if e.brow_inner_up < 0.3 and e.mouth_open > 0.3
+    )
+    # anger: shouts keep the brows nearly level, open a stretched mouth and widen the eyes
+    shout = [e for e in draws["anger"] if e.mouth_open > 0.3]
+    assert 0.2 < len(shout) / 300 < 0.5
+    assert all(e.brow_down < 0.4 and e.eye_open > 0.2 and e.mouth_stretch >= 0.3 for e in shout)
+    assert share("anger", lambda e: e.brow_down > 0.4) > 0.5  # most angry faces still lower the brows
+    # everyday strength: subtle faces are more common than strong ones
+    ks = np.array([e.intensity for c in draws for e in draws[c]])
+    assert np.mean(ks < 0.35) > np.mean(ks > 0.8)
+
+
 # --- the painter ---------------------------------------------------------------------------------
 
 
