@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from edu_core import experiments as ex  # light: its torch and plotly parts load lazily
 from edu_core import i18n
 from edu_core.errors import EduError
 
@@ -1402,3 +1403,185 @@ def five_class_try(data: bytes) -> None:
         show_error(exc)
         return
     show_prediction(predict_upload(model, data))
+
+
+# --- experiment lab page (pages/lab.py) ---------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _fixed_class_name() -> Callable[[str], str]:
+    """``class_name`` bound to this run's language: widgets call format functions outside the run."""
+    lg, names = lang(), renamed()
+    return lambda class_id: i18n.class_name(class_id, lg, renamed=names)
+
+
+def lab_sample_data() -> ex.LabData:
+    """The committed sample faces, shared by every session (they are nobody's photos)."""
+    from edu_core.dataset import SAMPLE_DIR
+
+    return ex.load_folder(SAMPLE_DIR)
+
+
+@st.cache_resource(show_spinner=False)
+def lab_embed_seconds() -> float:
+    """How fast this machine runs the CNN (a property of the server, so shared)."""
+    return ex.measure_embed_seconds()
+
+
+def lab_my_data(sid: int) -> ex.LabData:
+    """The student's own labelled faces, reloaded only when their photos or labels change."""
+    records = store().list_images(sid, labelled=True)
+    stamp = hash(tuple((r.id, r.label, r.status, r.person, r.group) for r in records))
+    if st.session_state.get("lab_mine_stamp") != stamp:
+        st.session_state["lab_mine_data"] = ex.load_store(store(), sid)
+        st.session_state["lab_mine_stamp"] = stamp
+    return st.session_state["lab_mine_data"]
+
+
+def lab_options(kind: str, classes: list[str], data_groups: list[str]) -> dict:
+    """The few settings a student may change for each experiment."""
+    cols = st.columns(3)
+    if kind == "size":
+        pair = cols[0].toggle(tr("lab.pair_only"), key="lab_pair")
+        small = cols[1].number_input(tr("lab.small"), 2, 60, 20, key="lab_small")
+        large = cols[2].number_input(tr("lab.large"), 2, 60, 60, key="lab_large")
+        return {"sizes": (int(small), int(large)), "classes": ("joy", "anger") if pair else ()}
+    if kind == "imbalance":
+        many = cols[0].number_input(tr("lab.count_of", name=class_name("joy")), 2, 60, 40, key="lab_many")
+        few = cols[1].number_input(tr("lab.count_of", name=class_name("sadness")), 1, 60, 20, key="lab_few")
+        every = cols[2].toggle(tr("lab.all_classes"), value=True, key="lab_all")
+        others = [(c, int(many)) for c in classes if c not in ("joy", "sadness")] if every else []
+        return {"counts": (("joy", int(many)), ("sadness", int(few)), *others)}
+    if kind == "mislabel":
+        src = cols[0].selectbox(
+            tr("lab.mislabel_class"),
+            classes,
+            index=classes.index("anger") if "anger" in classes else 0,
+            format_func=_fixed_class_name(),
+            key="lab_src",
+        )
+        return {"mislabel_class": src}
+    if kind == "groups":
+        groups = data_groups or ["adult", "child"]
+        base = cols[0].selectbox(
+            tr("lab.train_group"),
+            groups,
+            index=groups.index("adult") if "adult" in groups else 0,
+            format_func=ex.group_label(lang()),
+            key="lab_group",
+        )
+        rest = [g for g in groups if g != base] or groups
+        added = cols[1].selectbox(
+            tr("lab.add_group"),
+            rest,
+            index=rest.index("child") if "child" in rest else 0,
+            format_func=ex.group_label(lang()),
+            key="lab_add_group",
+        )
+        return {"train_groups": (base,), "add_groups": (added,)}
+    return {}
+
+
+def lab_probe_picker(cfg: ex.ExperimentConfig, data: ex.LabData) -> ex.Example:
+    """The photo every model is asked about: a test photo, or the student's own (upload or camera)."""
+    tests = sorted(data.test, key=lambda e: e.id)
+    probe = st.selectbox(
+        tr("lab.probe"),
+        tests,
+        index=tests.index(ex.default_probe(cfg, data)),
+        format_func=lambda e, name=_fixed_class_name(): f"{name(e.label)} · {e.id.split('/')[-1]}",
+        key=f"lab_probe_{cfg.experiment}",
+    )
+    up_col, cam_col = st.columns(2)
+    own = up_col.file_uploader(
+        tr("lab.probe_upload"), type=["jpg", "jpeg", "png", "webp", "heic"], key="lab_upload"
+    )
+    if cam_col.toggle(tr("lab.probe_camera"), key="lab_cam_on"):  # the camera starts only when asked
+        own = cam_col.camera_input(tr("lab.probe_camera"), key="lab_camera") or own
+    if own is not None:
+        probe = ex.Example(f"upload:{own.name}", "", face=_lab_own_face(own))
+    st.image(probe.face.crop, width=160)
+    return probe
+
+
+def _lab_own_face(photo: Any) -> Any:
+    """The face in the student's own probe photo, found once per photo."""
+    from edu_core.faces import extract
+
+    if st.session_state.get("lab_own_id") != photo.file_id:
+        with landmarker_pool().acquire() as lm:
+            face = extract(photo.getvalue(), landmarker=lm)
+        if not face.ok:
+            raise EduError(face.reason or "no_face")
+        st.session_state["lab_own_id"], st.session_state["lab_own_face"] = photo.file_id, face
+    return st.session_state["lab_own_face"]
+
+
+def lab_pick_past() -> None:
+    if st.session_state.get("lab_past") is not None:
+        st.session_state["lab_result"] = st.session_state["lab_past"][1]
+
+
+def _lab_variant_panel(v: ex.VariantResult, png: dict) -> None:
+    """One variant: its name, the probe photo's probabilities and the confusion matrix."""
+    import numpy as np
+
+    from edu_core import charts
+
+    st.markdown(f"#### {ex.variant_label(v.variant, lang())}")
+    st.caption(tr("lab.n_train", n=round(v.n_train())))
+    if v.detective():
+        found = v.detective()
+        st.caption(tr("lab.detective", found=round(found["found"], 1), planted=round(found["planted"], 1)))
+    if v.probe() is not None:
+        probs = {c: m["mean"] for c, m in v.probe().items()}
+        st.caption(tr("lab.probe_chart"))
+        bars = charts.probability_bars(probs, lang=lang(), classes=v.variant.classes, renamed=renamed())
+        st.plotly_chart(bars, config=png, key=f"lab_probe_{v.variant.key}")
+    st.caption(tr("lab.confusion"))
+    matrix = charts.confusion_heatmap(
+        np.rint(v.confusion()), classes=v.variant.classes, lang=lang(), renamed=renamed()
+    )
+    st.plotly_chart(matrix, config=png, key=f"lab_cm_{v.variant.key}")
+
+
+def lab_show(result: ex.ExperimentResult) -> None:
+    """Accuracy and recall with error bars, then each variant's probe bars and confusion matrix."""
+    s = result.summary()
+    st.subheader(
+        tr(
+            "lab.summary",
+            experiment=tr(f"lab.exp.{s['experiment']}"),
+            model=s["model"],
+            repeats=s["repeats"],
+            n_test=s["n_test"],
+            seconds=round(s["seconds"], 1),
+        )
+    )
+    png = {"toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"lab_{s['experiment']}"}}
+    st.plotly_chart(ex.accuracy_figure(result, lang()), config=png, key="lab_acc")
+    st.plotly_chart(ex.recall_figure(result, lang()), config=png, key="lab_rec")
+    if result.config.experiment == "groups":
+        st.plotly_chart(ex.groups_figure(result, lang()), config=png, key="lab_groups")
+    per_row = min(3, len(result.variants))  # wider panels than that stop being readable on a projector
+    for start in range(0, len(result.variants), per_row):
+        for col, v in zip(st.columns(per_row), result.variants[start : start + per_row], strict=False):
+            with col:
+                _lab_variant_panel(v, png)
+    d1, d2 = st.columns(2)
+    d1.download_button(
+        tr("lab.download_csv"),
+        ex.result_csv(result),
+        f"lab_{s['experiment']}.csv",
+        "text/csv",
+        icon="📄",
+        key="lab_csv",
+    )
+    d2.download_button(
+        tr("lab.download_png"),
+        lambda: ex.result_png(result, lang()),
+        f"lab_{s['experiment']}.png",
+        "image/png",
+        icon="🖼️",
+        key="lab_png",
+    )
