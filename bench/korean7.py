@@ -27,21 +27,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from extract import plain_decode  # noqa: E402  (bench/extract.py: the same baseline)
 
 from edu_core import korean7  # noqa: E402
 from edu_core.aihub_demo import write_demo_set  # noqa: E402
 from edu_core.korean7 import PrepareConfig, TrainConfig  # noqa: E402
-
-
-def plain_decode(paths: list[Path]) -> float:
-    t = time.perf_counter()
-    for p in paths:
-        with Image.open(p) as im:
-            ImageOps.exif_transpose(im).convert("RGB").load()
-    return time.perf_counter() - t
 
 
 def timed_prepare(root: Path, cache: Path, cfg: PrepareConfig) -> tuple[float, korean7.PrepareSummary]:
