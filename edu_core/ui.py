@@ -296,26 +296,44 @@ THUMB_SIDE = 160
 
 def extract_and_store(
     sid: int, entries: list[tuple[str, bytes]], *, source: str, label: str | None = None
-) -> list:
+) -> tuple[list, list[tuple[str, str]]]:
     """Find the faces in uploaded photos with a progress bar, then store every photo.
 
-    Returns the stored records; a photo counts as received only once the store
-    returned its record, so nothing is acknowledged that a reload could lose.
+    Returns the stored records and the ``(file name, reason code)`` of each file the store
+    refused (an empty file, say). A photo counts as received only once the store returned
+    its record, so nothing is acknowledged that a reload could lose, and one refused file
+    never stops the rest of the batch.
     """
     from edu_core import faces
+    from edu_core.errors import StoreError
 
     db = store()
 
-    def work(progress: Callable[[int, int], None]) -> list:
+    def work(progress: Callable[[int, int], None]) -> tuple[list, list[tuple[str, str]]]:
         results = faces.extract_many(
             [data for _, data in entries], workers=EXTRACT_WORKERS, pool=landmarker_pool(), progress=progress
         )
-        return [
-            db.add_image(sid, data, filename=name, source=source, face=res, label=label if res.ok else None)
-            for (name, data), res in zip(entries, results, strict=True)
-        ]
+        stored, refused = [], []
+        for (name, data), res in zip(entries, results, strict=True):
+            try:
+                stored.append(
+                    db.add_image(
+                        sid, data, filename=name, source=source, face=res, label=label if res.ok else None
+                    )
+                )
+            except StoreError as exc:
+                if exc.code in ("disk_full", "read_only"):  # every later photo would fail the same way
+                    raise
+                refused.append((name, exc.code))
+        return stored, refused
 
     return run_with_progress(work, text_key="collect.progress", total=len(entries))
+
+
+def refused_list(refused: list[tuple[str, str]]) -> None:
+    """Files that could not be stored at all, each with its one-sentence reason."""
+    for name, code in refused:
+        st.warning(f"**{name}** — {i18n.reason_message(code, lang())}", icon="⚠️")
 
 
 def load_samples(sid: int, per_class: int) -> Any:

@@ -32,11 +32,14 @@ try:
             key=f"upload_{st.session_state.upload_round}",
         )
         if st.button(ui.tr("collect.extract_button"), type="primary", disabled=not files, icon="🔍"):
-            stored = ui.extract_and_store(
+            stored, refused = ui.extract_and_store(
                 sid, [(f.name, f.getvalue()) for f in files], source="upload", label=label
             )
             ok = sum(r.status == "ok" for r in stored)
-            st.session_state["collect_done"] = ui.tr("collect.done", ok=ok, bad=len(stored) - ok)
+            st.session_state["collect_done"] = ui.tr(
+                "collect.done", ok=ok, bad=len(stored) + len(refused) - ok
+            )
+            st.session_state["collect_refused"] = refused
             st.session_state.upload_round += 1  # a fresh, empty uploader for the next batch
             st.rerun()
     with camera_tab:
@@ -60,6 +63,7 @@ except EduError as exc:
 
 if "collect_done" in st.session_state:
     st.success(st.session_state.pop("collect_done"), icon="✅")
+    ui.refused_list(st.session_state.pop("collect_refused", []))
 
 records = db.list_images(sid)
 accepted = [r for r in records if r.status == "ok"]

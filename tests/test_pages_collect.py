@@ -157,3 +157,32 @@ def test_camera_burst_stores_each_shot_and_rearms_the_camera(lab):
     assert {r.source for r in records} == {"camera"}
     assert [r.label for r in records if r.status == "ok"] == ["joy"]
     assert reason_message("too_dark") in _texts(at)
+
+
+def test_every_bad_input_through_the_page_gets_a_sentence_and_nothing_is_lost(lab, tmp_path):
+    """The generated bad-input corpus, uploaded in one batch with two good photos."""
+    from bad_inputs import corpus
+
+    db, _, student = lab
+    items = [(name, payload) for name, payload, _ in corpus(tmp_path) if isinstance(payload, bytes)]
+    good = [("good_1.jpg", fv.to_jpeg(fv.astronaut())), ("good_2.jpg", fv.big_photo(1600))]
+    files = [(name, data, "application/octet-stream") for name, data in good + items]
+    at = _open("pages/collect.py", s=student.resume_code)
+    at.file_uploader[0].set_value(files)
+    at.run()
+    next(b for b in at.button if b.label == t("collect.extract_button")).click().run()
+    assert not at.exception
+
+    records = db.list_images(student.id)
+    # identical bytes are stored once; every distinct non-empty upload is there, the good ones
+    # accepted; the empty file cannot be stored and is named with its reason instead
+    assert len(records) == len({data for _, data, _ in files if data})
+    accepted = {r.filename for r in records if r.status == "ok"}
+    assert "good_2.jpg" in accepted and accepted & {"good_1.jpg", "duplicate_of_first_face.jpg"}
+    shown = _texts(at)
+    assert reason_message("empty_file") in shown and "empty.jpg" in shown
+    for r in records:
+        if r.status != "ok":
+            assert reason_message(r.reason) in shown, r.reason
+    # a name with path separators never leaves the data folder
+    assert not (tmp_path / "etc").exists() and not Path("/etc/passwd.jpg").exists()
