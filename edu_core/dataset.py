@@ -639,6 +639,7 @@ def import_zip(
                 "split": row.get("split", ""),
             }
         )
+    entries = _drop_empty(entries, skipped)
     ids = _add_all(store, student_id, entries, "upload", extractor, progress, face_version)
     split_id = None
     split_meta = manifest.get("split")
@@ -684,6 +685,14 @@ def scan_folder(folder: Path) -> tuple[list[dict], list[tuple[str, str]]]:
     return entries, skipped
 
 
+def _drop_empty(entries: list[dict], skipped: list[tuple[str, str]]) -> list[dict]:
+    """Leave out empty files (the store refuses them) so one of them never stops an import."""
+    for e in entries:
+        if not e["data"]:
+            skipped.append((e["filename"], "empty_file"))
+    return [e for e in entries if e["data"]]
+
+
 def import_folder(
     store: Store,
     student_id: int,
@@ -703,6 +712,7 @@ def import_folder(
             continue
         e["data"] = Path(e["path"]).read_bytes()
         keep.append(e)
+    keep = _drop_empty(keep, skipped)
     ids = _add_all(store, student_id, keep, "upload", extractor, progress, face_version)
     return ImportReport(
         image_ids=tuple(ids),

@@ -270,8 +270,10 @@ def test_import_folder_with_korean_and_english_names(store: Store, tmp_path: Pat
         (root / folder).mkdir(parents=True)
         (root / folder / f"{k}.jpg").write_bytes(jpeg_bytes(100 + k))
     (root / "기쁨" / "notes.txt").write_text("hi")
+    (root / "기쁨" / "empty.jpg").write_bytes(b"")  # refused by the store: must not stop the import
     report = dataset.import_folder(store, a.id, root, extractor=CountingExtractor())
     assert report.counts == {c: 1 for c in sorted(CLASSES)}
+    assert ("empty.jpg", "empty_file") in report.skipped
     assert ("강아지/", "unknown_class") in report.skipped
     assert any(reason == "unsupported_format" for _, reason in report.skipped)
     assert store.counts(a.id) == {c: 1 for c in CLASSES}
