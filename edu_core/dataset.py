@@ -163,12 +163,20 @@ def split_stratified(items: Sequence[R], test_ratio: float = 0.2, seed: int = 0)
         members = sorted(groups[cls], key=_id_order)
         rng.shuffle(members)
         test_ids.update(r.id for r in members[: counts[cls]])
+    return _split_from(items, test_ids, seed, test_ratio)
+
+
+def _split_from(
+    items: Sequence[R], test_ids: set[Any], seed: int, test_ratio: float, *, by_person: bool = False
+) -> Split:
+    """The split that puts ``test_ids`` on the test side, both sides in a stable id order."""
     ordered = sorted(items, key=_id_order)
     return Split(
         train=tuple(r for r in ordered if r.id not in test_ids),
         test=tuple(r for r in ordered if r.id in test_ids),
         seed=seed,
         test_ratio=test_ratio,
+        by_person=by_person,
     )
 
 
@@ -206,14 +214,7 @@ def split_by_person(items: Sequence[R], test_ratio: float = 0.2, seed: int = 0) 
             current = trial
             test_people.add(key)
     test_ids = {r.id for key in test_people for r in people[key]}
-    ordered = sorted(items, key=_id_order)
-    return Split(
-        train=tuple(r for r in ordered if r.id not in test_ids),
-        test=tuple(r for r in ordered if r.id in test_ids),
-        seed=seed,
-        test_ratio=test_ratio,
-        by_person=True,
-    )
+    return _split_from(items, test_ids, seed, test_ratio, by_person=True)
 
 
 def sample_per_class(items: Sequence[R], n: int | Mapping[str, int], seed: int = 0) -> list[R]:
