@@ -11,15 +11,15 @@ HERE = Path(__file__).resolve().parent
 ui.bootstrap()
 
 PAGES = [
-    ("pages/home.py", "nav.home", "🏠", "home"),
-    ("pages/collect.py", "nav.collect", "📷", "collect"),
-    ("pages/label.py", "nav.label", "🏷️", "label"),
-    ("pages/split.py", "nav.split", "✂️", "split"),
-    ("pages/train.py", "nav.train", "🏋️", "train"),
-    ("pages/evaluate.py", "nav.evaluate", "🎯", "evaluate"),
-    ("pages/lab.py", "nav.lab", "🧪", "lab"),
-    ("pages/korean7.py", "nav.korean7", "🇰🇷", "korean7"),
-    ("pages/teacher.py", "nav.teacher", "🧑‍🏫", "teacher"),
+    ("views/home.py", "nav.home", "🏠", "home"),
+    ("views/collect.py", "nav.collect", "📷", "collect"),
+    ("views/label.py", "nav.label", "🏷️", "label"),
+    ("views/split.py", "nav.split", "✂️", "split"),
+    ("views/train.py", "nav.train", "🏋️", "train"),
+    ("views/evaluate.py", "nav.evaluate", "🎯", "evaluate"),
+    ("views/lab.py", "nav.lab", "🧪", "lab"),
+    ("views/korean7.py", "nav.korean7", "🇰🇷", "korean7"),
+    ("views/teacher.py", "nav.teacher", "🧑‍🏫", "teacher"),
 ]
 nav = st.navigation(
     [
@@ -29,4 +29,4 @@ nav = st.navigation(
     ]
 )
 ui.sidebar()
-nav.run()
+ui.run_page(nav)

@@ -302,6 +302,7 @@ _KO: dict[str, str] = {
     "reason.forbidden": "이 작업은 할 수 없어요. 내 사진만 바꿀 수 있어요.",
     "reason.bad_pin": "PIN이 맞지 않아요. 다시 입력해 주세요.",
     "reason.pin_locked": "PIN을 여러 번 틀렸어요. 잠시 뒤에 다시 해 주세요.",
+    "reason.resume_wait": "이어하기 코드를 여러 번 틀렸어요. 1분 뒤에 다시 넣어 보세요.",
     "reason.disk_full": "저장 공간이 가득 찼어요. 선생님께 알려 주세요.",
     "reason.read_only": "지금은 저장할 수 없어요. 선생님께 알려 주세요.",
     "reason.bad_code": "코드 형식이 맞지 않아요. 다시 확인해 주세요.",
@@ -338,6 +339,7 @@ _KO: dict[str, str] = {
     # reason codes: models and training
     "reason.model_missing": "모델이 없거나 망가졌어요. 다시 학습해 주세요.",
     "reason.training_cancelled": "학습을 멈췄어요. 다시 시작할 수 있어요.",
+    "reason.training_interrupted": "서버가 다시 시작되어 학습이 멈췄어요. ‘학습 시작’을 다시 눌러 주세요.",
     "reason.training_data": "학습할 사진이 부족해요. 표정마다 사진을 더 모아 주세요.",
     "reason.too_few_classes": "표정이 두 가지 이상 있어야 학습할 수 있어요.",
     "reason.no_data": "학습할 사진이 없어요. 먼저 사진을 모으고 이름표를 붙여 주세요.",
@@ -454,7 +456,7 @@ _KO: dict[str, str] = {
     "reason.too_few_photos": "학습할 사진이 너무 적어요. 사진을 더 모아 주세요.",
     "reason.no_test_photos": "시험용 사진이 없어요. 데이터셋을 먼저 나눠 주세요.",
     "reason.data_changed": "그 뒤로 사진이 바뀌어서 똑같이 다시 만들 수 없어요.",
-    # --- Korean seven-class page (pages/korean7.py)
+    # --- Korean seven-class page (views/korean7.py)
     "nav.korean7": "한국인 7감정 모델",
     "k7.title": "한국인 7감정 모델",
     "k7.intro": "AI Hub의 한국인 얼굴 사진으로 학습한 모델이에요. 기쁨·당황·분노·불안·상처·슬픔·중립 일곱 가지 감정을 구별해요. 정확도와 헷갈린 감정을 살펴보고, 새 사진으로 직접 시험해 보세요.",
@@ -797,6 +799,7 @@ _EN: dict[str, str] = {
     "reason.forbidden": "You cannot do that. You can only change your own photos.",
     "reason.bad_pin": "The PIN is wrong. Please try again.",
     "reason.pin_locked": "Too many wrong PINs. Please wait a moment and try again.",
+    "reason.resume_wait": "Too many wrong resume codes. Try again in a minute.",
     "reason.disk_full": "The storage is full. Please tell your teacher.",
     "reason.read_only": "Saving is not possible right now. Please tell your teacher.",
     "reason.bad_code": "That code does not look right. Please check it.",
@@ -832,6 +835,7 @@ _EN: dict[str, str] = {
     "reason.bad_retention": "Please keep photos for at least 1 day.",
     "reason.model_missing": "The model is missing or broken. Please train again.",
     "reason.training_cancelled": "Training stopped. You can start it again.",
+    "reason.training_interrupted": "The server restarted and training stopped. Press ‘Start training’ again.",
     "reason.training_data": "There are too few photos to train. Please collect more for each expression.",
     "reason.too_few_classes": "Training needs at least two expressions.",
     "reason.no_data": "There are no photos to train on. Collect and label photos first.",
@@ -946,7 +950,7 @@ _EN: dict[str, str] = {
     "reason.too_few_photos": "Too few photos to train on. Please collect more.",
     "reason.no_test_photos": "There are no test photos. Split the data set first.",
     "reason.data_changed": "The photos changed since then, so the result cannot be made again exactly.",
-    # --- Korean seven-class page (pages/korean7.py)
+    # --- Korean seven-class page (views/korean7.py)
     "nav.korean7": "Korean 7-emotion model",
     "k7.title": "Korean seven-emotion model",
     "k7.intro": "A model trained on photos of Korean faces from AI Hub. It tells apart seven emotions: joy, embarrassment, anger, anxiety, hurt, sadness and neutral. Look at its accuracy and which emotions it mixes up, then test it with a new photo.",

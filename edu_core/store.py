@@ -12,6 +12,9 @@ and nothing acknowledged may be lost. So:
   row points at it any more, so a concurrent upload of the same photo cannot lose it;
 * each thread gets its own connection (Streamlit serves each browser tab from its
   own thread, and a sqlite3 connection must never cross threads).
+* a killed process leaves at most files without rows and training runs stuck in
+  ``running``; :meth:`Store.recover` (run once per server start) removes the first and
+  marks the second ``failed`` — only for processes that are really gone (see ``runs.runner``).
 
 Privacy: every read that returns a photo names who is asking (a student id or a
 verified :class:`TeacherSession`) and is refused with ``forbidden`` otherwise.
@@ -26,6 +29,7 @@ import hashlib
 import hmac
 import json
 import os
+import platform
 import secrets
 import sqlite3
 import sys
@@ -50,7 +54,7 @@ DATA_ENV = "EXPRESSION_LAB_DATA"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO_ROOT / "data"
 DB_NAME = "lab.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SOURCES = ("upload", "camera", "sample")
 # Letters and digits that cannot be mistaken for each other when read off a board.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -226,6 +230,15 @@ class CheckReport:
         return self.integrity == "ok" and not self.missing_files and not self.orphan_files
 
 
+@dataclass(frozen=True)
+class RecoveryReport:
+    """What :meth:`Store.recover` cleaned up after a crash."""
+
+    interrupted_runs: tuple[int, ...] = ()
+    removed_orphans: tuple[str, ...] = ()
+    removed_temps: int = 0
+
+
 # Forward-only migrations: index i upgrades user_version i to i+1. Never edit a
 # published step; append a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -352,6 +365,11 @@ MIGRATIONS: tuple[str, ...] = (
         finished_at REAL
     );
     """,
+    # Which process trains a run (host:pid:process start time, see _runner_id), so a restart can
+    # tell a run whose process was killed from one that another live process is still training.
+    """
+    ALTER TABLE runs ADD COLUMN runner TEXT;
+    """,
 )
 
 _IMAGE_COLUMNS = """
@@ -434,6 +452,55 @@ def normalize_label(name: str) -> str:
         return _normalize_any(str(name))
     except ValueError as exc:
         raise StoreError("unknown_class", str(name)) from exc
+
+
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of process ``pid`` ("" without /proc), or None once it is gone.
+
+    A pid alone is not an identity: after a crash the system may hand the same pid to a
+    new process. Together with the start time it names one process for good.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        stat = ""
+    if stat:
+        fields = stat.rsplit(")", 1)[1].split()  # the command name may itself hold spaces or ')'
+        return None if fields[0] in ("Z", "X") else fields[19]  # a zombie has died already
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return ""
+
+
+def _runner_id() -> str:
+    """``host:pid:start`` of this process, stored with each run it trains."""
+    pid = os.getpid()
+    return f"{platform.node()}:{pid}:{_process_start(pid) or ''}"
+
+
+def _runner_alive(runner: str | None) -> bool:
+    """Whether the process that recorded ``runner`` may still be working on it."""
+    if not runner:
+        return False  # recorded before runners were kept: no process can still be on it
+    host, _, rest = runner.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != platform.node() or not pid_text.isdigit():
+        return True  # another machine's process cannot be looked at: never touch its runs
+    now = _process_start(int(pid_text))
+    return now is not None and (not start or not now or now == start)
+
+
+def _part_pid(name: str) -> int | None:
+    """The writer's pid in a ``<sha>.<pid>-<token>.part`` name (None for older names)."""
+    middle = name.split(".")[1] if name.count(".") >= 2 else ""
+    pid = middle.partition("-")[0]
+    return int(pid) if pid.isdigit() and "-" in middle else None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -577,7 +644,8 @@ class Store:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if self.cfg.durable:
                     _fsync_dir(self.files)  # the new shard folder itself must survive a power cut
-            tmp = self.files / "tmp" / f"{sha}.{secrets.token_hex(6)}.part"
+            # The writer's pid in the name lets a restart drop the parts of a killed process at once.
+            tmp = self.files / "tmp" / f"{sha}.{os.getpid()}-{secrets.token_hex(6)}.part"
             with open(tmp, "wb") as fh:
                 fh.write(data)
                 fh.flush()
@@ -858,8 +926,11 @@ class Store:
         rows = self._read("SELECT id FROM students WHERE resume_code = ?", (clean,))
         if not rows:
             raise NotFound(detail="resume code")
-        with self._tx() as conn:
-            conn.execute("UPDATE students SET last_seen = ? WHERE id = ?", (_now(), rows[0][0]))
+        try:
+            with self._tx() as conn:
+                conn.execute("UPDATE students SET last_seen = ? WHERE id = ?", (_now(), rows[0][0]))
+        except (StorageFull, ReadOnly):
+            pass  # last_seen is only a hint for the teacher: a full disk must not lock students out
         return self.student(rows[0][0])
 
     def students(self, session: TeacherSession) -> list[StudentRecord]:
@@ -1185,9 +1256,9 @@ class Store:
         rec = self.image(viewer, image_id)
         return None if rec.crop_sha is None else self._blob_bytes(rec.crop_sha, "png")
 
-    def _face_from_row(self, row: tuple) -> FaceResult:
+    def _face_from_row(self, row: tuple, *, crop: bool = True) -> FaceResult:
         (status, reason, detail, image_size, box, crop_box, crop_sha, landmarks, blend, pose, quality) = row
-        crop = _decode_crop(self._blob_bytes(crop_sha, "png")) if crop_sha else None
+        pixels = _decode_crop(self._blob_bytes(crop_sha, "png")) if crop and crop_sha else None
         lm = np.frombuffer(landmarks, dtype=np.float32).reshape(-1, 3).copy() if landmarks else None
         return FaceResult(
             status=status,
@@ -1196,7 +1267,7 @@ class Store:
             image_size=_tuple_or_none(image_size),
             box=_tuple_or_none(box),
             crop_box=_tuple_or_none(crop_box),
-            crop=crop,
+            crop=pixels,
             landmarks=lm,
             blendshapes=json.loads(blend),
             pose=_tuple_or_none(pose),
@@ -1219,8 +1290,14 @@ class Store:
             raise NotFound(detail=f"face of image {image_id}")
         return self._face_from_row(rows[0])
 
-    def faces(self, viewer: int | TeacherSession, image_ids: Sequence[int]) -> list[FaceResult]:
-        """:meth:`face` for many photos in one query (for training)."""
+    def faces(
+        self, viewer: int | TeacherSession, image_ids: Sequence[int], *, crops: bool = True
+    ) -> list[FaceResult]:
+        """:meth:`face` for many photos in one query (for training).
+
+        ``crops=False`` leaves ``crop`` as None: the pieces model reads only landmarks and
+        expression scores, and decoding every crop was most of the cost of starting it.
+        """
         where, params = self._visible_clause(viewer)
         found: dict[int, FaceResult] = {}
         ids = list(image_ids)
@@ -1232,7 +1309,7 @@ class Store:
                 [*chunk, *params],
             )
             for row in rows:
-                found[row[0]] = self._face_from_row(row[1:])
+                found[row[0]] = self._face_from_row(row[1:], crop=crops)
         missing = [i for i in ids if i not in found]
         if missing:
             raise Forbidden(detail=f"images {missing[:5]}")
@@ -1579,11 +1656,16 @@ class Store:
         """Record that training started; returns the run id."""
         class_id = self._class_of(viewer)
         student_id = None if isinstance(viewer, TeacherSession) else int(viewer)
+        # A run may only point at the viewer's own split and model (pages follow these links).
+        if split_id is not None:
+            self.get_split(viewer, split_id)
+        if model_id is not None:
+            self.model(viewer, model_id)
         with self._tx() as conn:
             cur = conn.execute(
-                "INSERT INTO runs(class_id, student_id, model_id, split_id, config, started_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (class_id, student_id, model_id, split_id, _json(dict(config)), _now()),
+                "INSERT INTO runs(class_id, student_id, model_id, split_id, config, started_at, runner) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (class_id, student_id, model_id, split_id, _json(dict(config)), _now(), _runner_id()),
             )
             return int(cur.lastrowid)
 
@@ -1598,6 +1680,8 @@ class Store:
     ) -> RunRecord:
         """Store a run's final metrics (``status``: done, cancelled or failed)."""
         self.run(viewer, run_id)
+        if model_id is not None:
+            self.model(viewer, model_id)
         with self._tx() as conn:
             conn.execute(
                 "UPDATE runs SET metrics = ?, status = ?, finished_at = ?, model_id = COALESCE(?, model_id) "
@@ -1747,6 +1831,55 @@ class Store:
             for t in ("classes", "students", "images", "faces", "blobs", "label_events", "models", "runs")
         }
         return CheckReport(integrity, missing, orphans, removed, len(temps), counts)
+
+    def recover(self, *, temp_grace_s: float | None = None) -> RecoveryReport:
+        """Clean up after a process that was killed mid-work; safe while other processes work.
+
+        * runs left ``running`` by a process that is gone become ``failed`` with the
+          ``training_interrupted`` code (a live process's runs, e.g. the command line training
+          at the same time, are never touched);
+        * complete files that no row points at are removed at once: an upload that has not
+          committed yet writes its file again under the lock (:meth:`_ensure_blob`);
+        * temporary parts are removed when their writer is gone, or after ``temp_grace_s``.
+        """
+        grace = self.cfg.orphan_grace_s if temp_grace_s is None else temp_grace_s
+        dead = [
+            run_id
+            for run_id, runner in self._read("SELECT id, runner FROM runs WHERE status = 'running'")
+            if not _runner_alive(runner)
+        ]
+        if dead:
+            metrics = _json({"error": "training_interrupted"})
+            with self._tx() as conn:
+                for run_id in dead:
+                    conn.execute(
+                        "UPDATE runs SET status = 'failed', metrics = ?, finished_at = ? "
+                        "WHERE id = ? AND status = 'running'",
+                        (metrics, _now(), run_id),
+                    )
+        self.empty_trash()
+        removed: list[str] = []
+        try:
+            with self._tx() as conn:  # under the lock, so no upload is between its file and its row
+                known = {f"{sha}.{ext}" for sha, ext in conn.execute("SELECT sha, ext FROM blobs")}
+                for sub in self.files.iterdir():
+                    if not sub.is_dir() or sub.name == "tmp":
+                        continue
+                    for f in sub.iterdir():
+                        if f.name not in known:
+                            f.unlink(missing_ok=True)
+                            removed.append(f.name)
+            temps = 0
+            cutoff = _now() - grace
+            for part in (self.files / "tmp").iterdir():
+                pid = _part_pid(part.name)
+                writer_gone = pid is not None and pid != os.getpid() and _process_start(pid) is None
+                if writer_gone or part.stat().st_mtime < cutoff:
+                    part.unlink(missing_ok=True)
+                    temps += 1
+        except OSError as exc:
+            raise _translate(exc) from exc
+        return RecoveryReport(tuple(dead), tuple(sorted(removed)), temps)
 
 
 def default_root() -> Path:

@@ -9,6 +9,7 @@ in the other edu_core modules; pages stay thin by calling these helpers.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -92,14 +93,38 @@ def device_info() -> dict[str, str]:
 def _store_at(root: str) -> Any:
     from edu_core.store import open_store
 
-    return open_store(Path(root))
+    db = open_store(Path(root))
+    # Once per server start: runs a killed server left "running" become "interrupted" (the
+    # train page says so) and files of uploads it never committed go. Live processes are spared.
+    db.recover()
+    return db
 
 
 def store() -> Any:
-    """The class data store (one per data folder, shared by every session; it is thread-safe)."""
+    """The class data store (one per data folder, shared by every session; it is thread-safe).
+
+    A data folder that cannot be opened (read-only, full disk, damaged) ends the page with
+    one sentence saying so instead of a traceback; opening is retried on the next rerun.
+    """
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
     from edu_core.store import default_root
 
-    return _store_at(str(default_root()))
+    try:
+        return _store_at(str(default_root()))
+    except EduError as exc:
+        if get_script_run_ctx() is None:  # a worker thread: its caller reports the error
+            raise
+        show_error(exc)
+        st.stop()
+
+
+def run_page(nav: Any) -> None:
+    """Run the chosen page; a store error the page did not expect still ends as one sentence."""
+    try:
+        nav.run()
+    except EduError as exc:
+        show_error(exc)
 
 
 # --- progress -----------------------------------------------------------------------------------
@@ -191,6 +216,7 @@ def bootstrap() -> None:
             _LANG_KEY, requested if requested in i18n.LANGUAGES else i18n.DEFAULT_LANG
         )
         st.session_state.setdefault(_MODE_KEY, "student")
+    store()  # before the sidebar, so a data folder that cannot be opened is explained on the page
 
 
 def sidebar() -> None:
@@ -253,6 +279,43 @@ def forget_student() -> None:
     st.query_params.pop(_RESUME_PARAM, None)
 
 
+#: Wrong resume codes one browser session may try per window, and the whole server may see.
+RESUME_SESSION_TRIES = 5
+RESUME_SERVER_TRIES = 120  # high enough that one pupil mashing keys never locks the class out
+RESUME_WINDOW_S = 60.0
+
+
+@st.cache_resource(show_spinner=False)
+def _resume_failures() -> tuple[threading.Lock, list[float]]:
+    # Server-wide: a guesser who opens a new tab for every try still meets this brake.
+    return threading.Lock(), []
+
+
+def resume_student(code: str) -> Any:
+    """``store().resume(code)`` with a brake on guessing other students' codes.
+
+    After RESUME_SESSION_TRIES wrong codes in this session, or RESUME_SERVER_TRIES on the
+    whole server, within RESUME_WINDOW_S, every code (even a right one) is refused with
+    ``resume_wait`` until the window has passed.
+    """
+    now = time.monotonic()
+    lock, server = _resume_failures()
+    mine = [t for t in st.session_state.get("resume_failures", []) if now - t < RESUME_WINDOW_S]
+    with lock:
+        server[:] = [t for t in server if now - t < RESUME_WINDOW_S]
+        crowded = len(server) >= RESUME_SERVER_TRIES
+    if crowded or len(mine) >= RESUME_SESSION_TRIES:
+        raise EduError("resume_wait")
+    try:
+        return store().resume(code)
+    except EduError as exc:
+        if exc.code == "not_found":
+            st.session_state["resume_failures"] = [*mine, now]
+            with lock:
+                server.append(now)
+        raise
+
+
 def student_id() -> int | None:
     """The student of this session, restored from ``?s=<resume code>`` after a reload."""
     sid = st.session_state.get("student_id")
@@ -263,9 +326,11 @@ def student_id() -> int | None:
     code = st.query_params.get(_RESUME_PARAM)
     if code:
         try:
-            remember_student(store().resume(code))
-        except EduError:
-            st.query_params.pop(_RESUME_PARAM, None)
+            remember_student(resume_student(code))
+        except EduError as exc:
+            if exc.code != "resume_wait":  # a right code keeps working once the pause is over
+                st.query_params.pop(_RESUME_PARAM, None)
+            st.session_state["resume_error"] = exc.code
             return None
         return int(st.session_state["student_id"])
     return None
@@ -275,8 +340,10 @@ def require_student() -> int:
     """The student id, or a friendly pointer to the Start page (and the page stops)."""
     sid = student_id()
     if sid is None:
+        if st.session_state.pop("resume_error", None) == "resume_wait":
+            show_error("resume_wait")
         st.info(tr("common.need_join"), icon="👋")
-        st.page_link("pages/home.py", label=tr("common.go_home"), icon="🏠")
+        st.page_link("views/home.py", label=tr("common.go_home"), icon="🏠")
         st.stop()
     return int(sid)
 
@@ -356,8 +423,7 @@ def _crop_thumb(sid: int, image_id: int, crop_sha: str) -> bytes:
     from edu_core.images import decode, encode_jpeg
 
     data = store().crop_bytes(sid, image_id)
-    small = decode(data, max_side=THUMB_SIDE)
-    return encode_jpeg(small.rgb, quality=85)
+    return encode_jpeg(_fit(decode(data, max_side=THUMB_SIDE).rgb), quality=85)
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
@@ -370,7 +436,20 @@ def _boxed_thumb(sid: int, image_id: int, sha: str) -> bytes | None:
         return None
     img = decode(store().original_bytes(sid, image_id), max_side=2 * THUMB_SIDE)
     box = [v * img.scale for v in face.box]
-    return encode_jpeg(charts.draw_face_box(img.rgb, box), quality=85)
+    return encode_jpeg(_fit(charts.draw_face_box(img.rgb, box)), quality=85)
+
+
+def _fit(rgb: Any) -> Any:
+    """Shrink to the width the gallery shows: st.image would otherwise resize and re-encode
+    every thumbnail on every rerun, for every student (the costliest part of a page under load)."""
+    import numpy as np
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    if w <= THUMB_SIDE:
+        return rgb
+    size = (THUMB_SIDE, max(1, round(h * THUMB_SIDE / w)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
 
 
 def face_gallery(sid: int, records: list, *, show_box: bool, key: str = "gallery") -> None:
@@ -578,11 +657,13 @@ def latest_job(viewer: Any) -> Any:
     return max(jobs, key=lambda j: j.created) if jobs else None
 
 
-def _split_faces(viewer: Any, ids: tuple[int, ...]) -> tuple[list[int], list, list[str]]:
+def _split_faces(
+    viewer: Any, ids: tuple[int, ...], *, crops: bool = True
+) -> tuple[list[int], list, list[str]]:
     db = store()
     labelled = {r.id: r.label for r in db.list_images(viewer, status="ok", labelled=True)}
     keep = [i for i in ids if i in labelled]
-    return keep, db.faces(viewer, keep), [labelled[i] for i in keep]
+    return keep, db.faces(viewer, keep, crops=crops), [labelled[i] for i in keep]
 
 
 def start_training(viewer: Any, split: Any, kind: str, cfg: Any) -> Any:
@@ -599,8 +680,9 @@ def start_training(viewer: Any, split: Any, kind: str, cfg: Any) -> Any:
 
     db = store()
     class_names = db.class_labels(viewer)
-    _, faces, labels = _split_faces(viewer, split.train_ids)
-    test_ids, test_faces, test_labels = _split_faces(viewer, split.test_ids)
+    crops = kind != "pieces"
+    _, faces, labels = _split_faces(viewer, split.train_ids, crops=crops)
+    test_ids, test_faces, test_labels = _split_faces(viewer, split.test_ids, crops=crops)
     name = f"{tr('train.model_' + kind)} #{len(db.list_models(viewer)) + 1}"
     run_id = db.start_run(viewer, config={"kind": kind, **asdict(cfg)}, split_id=split.id)
 
@@ -675,15 +757,17 @@ def training_monitor(viewer: Any) -> None:
     state = job.state
     if state in ("queued", "running"):
         if state == "queued":
+            # No empty chart while waiting: with a class in the queue, every waiting tab redraws
+            # this view each second, and building a plotly figure is the costly part of it.
             place = training_queue().place(job) or 1
             st.info(tr("train.queue", pos=place, ahead=max(0, place - 1)), icon="⏳")
         else:
             epoch = len(job.history)
             st.progress(job.progress, text=tr("train.running", epoch=epoch, epochs=job.total_epochs))
-        fig = charts.training_curves(job.history, lang=lang(), total_epochs=job.total_epochs)
-        st.plotly_chart(
-            fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="live_curves"
-        )
+            fig = charts.training_curves(job.history, lang=lang(), total_epochs=job.total_epochs)
+            st.plotly_chart(
+                fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="live_curves"
+            )
         if st.button(tr("train.cancel"), icon="⏹️", key="cancel_training"):
             job.cancel()
         return
@@ -871,7 +955,8 @@ def detective(viewer: Any, model: Any, split_id: int, classes: list[str], top: i
     from edu_core import evaluate
     from edu_core.predict import predict_proba
 
-    ids, faces, labels = _split_faces(viewer, store().get_split(viewer, split_id).train_ids)
+    train_ids = store().get_split(viewer, split_id).train_ids
+    ids, faces, labels = _split_faces(viewer, train_ids, crops=model.model.uses_images)
     if not faces:
         return
     ranked = evaluate.rank_by_loss(
@@ -1019,6 +1104,10 @@ def lan_address() -> str:
                     return address
     except (ImportError, OSError):
         pass
+    if sys.platform.startswith("linux"):
+        # The kernel listed every interface and none is on a network: looking the host name
+        # up could send a DNS query out, so stay on this computer.
+        return "127.0.0.1"
     try:
         address = socket.gethostbyname(socket.gethostname())
     except OSError:
@@ -1423,7 +1512,7 @@ def five_class_try(data: bytes) -> None:
     show_prediction(predict_upload(model, data))
 
 
-# --- experiment lab page (pages/lab.py) ---------------------------------------------------------
+# --- experiment lab page (views/lab.py) ---------------------------------------------------------
 
 
 @st.cache_resource(show_spinner=False)

@@ -45,3 +45,23 @@ def test_client_sees_a_page_error_as_an_error(tmp_path):
         run = c.click(c.widget("button", label=_t("home.join_button")))
         assert run.errors(), run.text()
         assert "s" not in c.query
+
+
+def test_first_request_after_start_can_be_a_deep_link(tmp_path):
+    """A tab reconnecting to a restarted server asks for /collect first: app.py must still run.
+
+    With a folder called ``pages/`` next to app.py, Streamlit would pick its old folder-based
+    navigation for such a first request (no sidebar, no language, file names as menu); the
+    pages live in ``views/`` so that can never happen.
+    """
+    from classroom import _t
+    from stclient import StreamlitClient
+
+    data = tmp_path / "data"
+    Store(data).close()
+    with running_server(data, tmp_path / "server.log") as server, StreamlitClient(server.url) as c:
+        run = c.open("collect")
+        want = {"", "collect", "label", "split", "train", "evaluate", "lab", "korean7", "teacher"}
+        assert set(c.pages) == want
+        assert any(_t("sidebar.mode") in r.label for r in run.kinds("radio")), "app.py did not run"
+        assert _t("common.need_join") in run.text()

@@ -69,14 +69,14 @@ def test_wrong_class_code_shows_a_sentence_not_a_traceback(lab):
 
 
 def test_collect_page_needs_a_student(lab):
-    at = _open("pages/collect.py")
+    at = _open("views/collect.py")
     assert not at.exception
     assert t("common.need_join") in [e.value for e in at.info]
 
 
 def test_upload_extract_gallery_rejection_and_skip(lab):
     db, _, student = lab
-    at = _open("pages/collect.py", s=student.resume_code)
+    at = _open("views/collect.py", s=student.resume_code)
     assert not at.exception
     files = [
         ("astronaut.jpg", fv.to_jpeg(fv.astronaut()), "image/jpeg"),
@@ -122,14 +122,14 @@ def test_reload_restores_the_workspace_from_the_store(lab):
 
     data = fv.to_jpeg(fv.astronaut())
     db.add_image(student.id, data, filename="kept.jpg", source="upload", face=faces.extract(data))
-    at = _open("pages/collect.py", s=student.resume_code)  # a brand-new session, as after a reload
+    at = _open("views/collect.py", s=student.resume_code)  # a brand-new session, as after a reload
     assert not at.exception
     assert t("collect.accepted_title", n=1) in _texts(at)
 
 
 def test_english_from_url(lab):
     _, _, student = lab
-    at = _open("pages/collect.py", s=student.resume_code, lang="en")
+    at = _open("views/collect.py", s=student.resume_code, lang="en")
     assert not at.exception
     assert at.title[0].value == t("collect.title", "en")
 
@@ -144,7 +144,7 @@ def test_language_switch_in_sidebar(lab):
 
 def test_camera_burst_stores_each_shot_and_rearms_the_camera(lab):
     db, _, student = lab
-    at = _open("pages/collect.py", s=student.resume_code)
+    at = _open("views/collect.py", s=student.resume_code)
     at.selectbox(key="collect_label").set_value("joy").run()
     for n, data in enumerate((fv.to_jpeg(fv.astronaut()), fv.darkened()), start=1):
         camera = at.camera_input[0]
@@ -167,7 +167,7 @@ def test_every_bad_input_through_the_page_gets_a_sentence_and_nothing_is_lost(la
     items = [(name, payload) for name, payload, _ in corpus(tmp_path) if isinstance(payload, bytes)]
     good = [("good_1.jpg", fv.to_jpeg(fv.astronaut())), ("good_2.jpg", fv.big_photo(1600))]
     files = [(name, data, "application/octet-stream") for name, data in good + items]
-    at = _open("pages/collect.py", s=student.resume_code)
+    at = _open("views/collect.py", s=student.resume_code)
     at.file_uploader[0].set_value(files)
     at.run()
     next(b for b in at.button if b.label == t("collect.extract_button")).click().run()

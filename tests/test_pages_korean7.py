@@ -54,7 +54,7 @@ def _open(*, lang: str = "ko", teacher: bool = False, data_dir: Path | None = No
         at.session_state["teacher_session"] = session
         at.session_state["mode"] = "teacher"
     at.run()
-    return at.switch_page("pages/korean7.py").run()
+    return at.switch_page("views/korean7.py").run()
 
 
 def _texts(at: AppTest) -> str:

@@ -24,7 +24,7 @@ def student(tmp_path, monkeypatch):
 
 
 def _page(**params: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "lab.py"), default_timeout=240)
+    at = AppTest.from_file(str(ROOT / "views" / "lab.py"), default_timeout=240)
     at.query_params.update(params)
     return at
 

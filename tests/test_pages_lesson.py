@@ -108,7 +108,7 @@ def _texts(at: AppTest) -> str:
 
 def test_label_page_moves_a_photo_and_keeps_history(lab):
     db, _, _, student = lab
-    at = _open("pages/label.py", s=student.resume_code)
+    at = _open("views/label.py", s=student.resume_code)
     assert not at.exception
     assert len(at.get("plotly_chart")) == 1  # counts chart
     assert t("warn.unlabelled", n=1) in _texts(at)
@@ -124,14 +124,14 @@ def test_label_page_warns_about_imbalance(lab):
     db, _, _, student = lab
     sad = [r.id for r in db.list_images(student.id, label="sadness")][:5]
     db.set_labels(student.id, {i: None for i in sad})  # 3 sadness vs 8 of the others
-    at = _open("pages/label.py", s=student.resume_code)
+    at = _open("views/label.py", s=student.resume_code)
     assert not at.exception
     assert any(class_name("sadness") in w.value for w in at.warning)
 
 
 def test_split_page_shows_how_many_photos_are_held_back(lab):
     db, _, _, student = lab
-    at = _open("pages/split.py", s=student.resume_code)
+    at = _open("views/split.py", s=student.resume_code)
     assert not at.exception
     _button(at, t("split.button")).click().run()
     assert not at.exception
@@ -143,7 +143,7 @@ def test_split_page_shows_how_many_photos_are_held_back(lab):
 def test_train_then_evaluate_then_try_it(lab):
     db, _, _, student = lab
     db.make_split(student.id, test_ratio=0.2, seed=0)
-    at = _open("pages/train.py", s=student.resume_code)
+    at = _open("views/train.py", s=student.resume_code)
     assert not at.exception
     _button(at, t("train.start")).click().run()
     assert not at.exception
@@ -158,7 +158,7 @@ def test_train_then_evaluate_then_try_it(lab):
     assert run.metrics["accuracy"] > 0.6  # the class signatures are learnable
     assert t("train.done", acc=run.metrics["accuracy"]) in [s.value for s in at.success], _texts(at)
 
-    ev = _open("pages/evaluate.py", s=student.resume_code)
+    ev = _open("views/evaluate.py", s=student.resume_code)
     assert not ev.exception
     assert ev.metric[0].value == f"{run.metrics['accuracy']:.0%}"
     ev.file_uploader(key="try_upload").set_value(("new.jpg", fv.to_jpeg(fv.astronaut()), "image/jpeg"))
@@ -190,7 +190,7 @@ def test_try_it_explains_a_rejected_photo(lab):
         labels=LESSON_CLASSES,
         file_bytes=models.save_bundle(result.bundle),
     )
-    ev = _open("pages/evaluate.py", s=student.resume_code)
+    ev = _open("views/evaluate.py", s=student.resume_code)
     assert not ev.exception
     assert t("eval.no_test") in _texts(ev)  # no run recorded for this model: said plainly
     ev.file_uploader(key="try_upload").set_value(("masked.jpg", fv.mask(), "image/jpeg"))
@@ -201,9 +201,9 @@ def test_try_it_explains_a_rejected_photo(lab):
 
 def test_pages_without_prerequisites_point_back(lab):
     _, _, _, student = lab
-    at = _open("pages/train.py", s=student.resume_code)
+    at = _open("views/train.py", s=student.resume_code)
     assert t("train.need_split") in _texts(at)
-    at = _open("pages/evaluate.py", s=student.resume_code)
+    at = _open("views/evaluate.py", s=student.resume_code)
     assert t("eval.no_model") in _texts(at)
 
 
@@ -212,7 +212,7 @@ def test_teacher_pools_shared_photos_and_trains_a_class_model(lab):
     db.set_pool_consent(student.id, True)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/teacher.py").run()
+    at.switch_page("views/teacher.py").run()
     at.text_input(key="login_pin").input("2468")
     at.button[1].click().run()
     assert not at.exception
@@ -257,7 +257,7 @@ def test_live_training_view_shows_progress_and_can_cancel(lab):
         deadline = time.monotonic() + 10
         while not job.history and time.monotonic() < deadline:
             time.sleep(0.05)
-        at = _open("pages/train.py", s=student.resume_code)
+        at = _open("views/train.py", s=student.resume_code)
         assert not at.exception
         assert any(p.text == t("train.running", epoch=1, epochs=10) for p in at.get("progress"))
         assert _button(at, t("train.start")).disabled  # one run at a time per student
@@ -276,7 +276,7 @@ def test_training_result_survives_a_server_restart(lab):
     history = [{"epoch": 1, "loss": 1.0, "acc": 0.5}, {"epoch": 2, "loss": 0.5, "acc": 0.8}]
     run_id = db.start_run(student.id, config={"kind": "pieces"}, split_id=split.id)
     db.finish_run(student.id, run_id, metrics={"accuracy": 0.75, "n": 8, "history": history})
-    at = _open("pages/train.py", s=student.resume_code)
+    at = _open("views/train.py", s=student.resume_code)
     assert not at.exception
     assert t("train.done", acc=0.75) in [s.value for s in at.success]
     assert len(at.get("plotly_chart")) == 1
@@ -285,13 +285,13 @@ def test_training_result_survives_a_server_restart(lab):
 @pytest.mark.parametrize(
     ("page", "title"),
     [
-        ("pages/home.py", "home.title"),
-        ("pages/collect.py", "collect.title"),
-        ("pages/label.py", "label.title"),
-        ("pages/split.py", "split.title"),
-        ("pages/train.py", "train.title"),
-        ("pages/evaluate.py", "eval.title"),
-        ("pages/teacher.py", "teacher.title"),
+        ("views/home.py", "home.title"),
+        ("views/collect.py", "collect.title"),
+        ("views/label.py", "label.title"),
+        ("views/split.py", "split.title"),
+        ("views/train.py", "train.title"),
+        ("views/evaluate.py", "eval.title"),
+        ("views/teacher.py", "teacher.title"),
     ],
 )
 def test_every_page_opens_in_english_without_errors(lab, page, title):

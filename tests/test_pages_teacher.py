@@ -22,7 +22,7 @@ def data_dir(tmp_path, monkeypatch):
 def _teacher_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
-    return at.switch_page("pages/teacher.py").run()
+    return at.switch_page("views/teacher.py").run()
 
 
 def test_create_class_opens_teacher_mode_with_join_code_and_qr(data_dir):

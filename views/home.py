@@ -27,6 +27,8 @@ for i, finished in enumerate(done, start=1):
     st.markdown(f"#### {mark} {ui.tr(f'home.chapter{i}')} · {state}")
 
 if sid is None:
+    if st.session_state.pop("resume_error", None) == "resume_wait":
+        ui.show_error("resume_wait")
     join_col, resume_col = st.columns(2, gap="large")
     with join_col, st.form("join"):
         st.subheader(ui.tr("home.join_title"))
@@ -51,7 +53,7 @@ if sid is None:
         resume = st.text_input(ui.tr("home.resume_code"), max_chars=12)
         if st.form_submit_button(ui.tr("home.resume_button"), use_container_width=True):
             try:
-                ui.remember_student(db.resume(resume))
+                ui.remember_student(ui.resume_student(resume))
                 st.rerun()
             except EduError as exc:
                 ui.show_error(exc)
@@ -63,7 +65,7 @@ else:
     if consent != student.pool_consent:
         db.set_pool_consent(sid, consent)
         st.toast(ui.tr("common.saved"))
-    st.page_link("pages/collect.py", label=ui.tr("home.start"), icon="📷")
+    st.page_link("views/collect.py", label=ui.tr("home.start"), icon="📷")
     with st.expander(ui.tr("home.delete_me"), icon="🗑️"):
         if st.button(ui.tr("home.delete_me"), key="delete_me"):
             db.delete_student(sid)

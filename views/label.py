@@ -13,7 +13,7 @@ classes = list(db.class_labels(sid))
 records = db.list_images(sid, status="ok")
 if not records:
     st.info(ui.tr("label.empty"), icon="📷")
-    st.page_link("pages/collect.py", label=ui.tr("nav.collect"), icon="📷")
+    st.page_link("views/collect.py", label=ui.tr("nav.collect"), icon="📷")
     st.stop()
 
 st.write(ui.tr("label.intro"))
@@ -54,4 +54,4 @@ for tab, group in zip(tabs, groups, strict=True):
 
 with st.expander(ui.tr("label.history"), icon="🕘"):
     ui.label_history(sid, records)
-st.page_link("pages/split.py", label=ui.tr("common.next", page=ui.tr("nav.split")), icon="➡️")
+st.page_link("views/split.py", label=ui.tr("common.next", page=ui.tr("nav.split")), icon="➡️")

@@ -12,7 +12,7 @@ db = ui.store()
 splits = db.list_splits(sid)
 if not splits:
     st.info(ui.tr("train.need_split"), icon="✂️")
-    st.page_link("pages/split.py", label=ui.tr("nav.split"), icon="✂️")
+    st.page_link("views/split.py", label=ui.tr("nav.split"), icon="✂️")
     st.stop()
 
 st.write(ui.tr("train.intro"))
@@ -49,4 +49,4 @@ if busy:
 else:
     ui.training_result(sid)
 if db.list_models(sid):
-    st.page_link("pages/evaluate.py", label=ui.tr("common.next", page=ui.tr("nav.evaluate")), icon="➡️")
+    st.page_link("views/evaluate.py", label=ui.tr("common.next", page=ui.tr("nav.evaluate")), icon="➡️")

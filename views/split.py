@@ -12,7 +12,7 @@ classes = list(db.class_labels(sid))
 records = db.list_images(sid, status="ok", labelled=True)
 if len(records) < 2:
     st.info(ui.tr("split.need_labels"), icon="🏷️")
-    st.page_link("pages/label.py", label=ui.tr("nav.label"), icon="🏷️")
+    st.page_link("views/label.py", label=ui.tr("nav.label"), icon="🏷️")
     st.stop()
 
 st.write(ui.tr("split.intro"))
@@ -49,4 +49,4 @@ fig = charts.split_bars(
 st.plotly_chart(fig, use_container_width=True, config={"displayModeBar": False}, theme=None)
 st.subheader(f"{ui.tr('split.test')} ({len(test)})")
 ui.face_gallery(sid, test, show_box=False, key="test_gallery")
-st.page_link("pages/train.py", label=ui.tr("common.next", page=ui.tr("nav.train")), icon="➡️")
+st.page_link("views/train.py", label=ui.tr("common.next", page=ui.tr("nav.train")), icon="➡️")

@@ -12,7 +12,7 @@ classes = list(db.class_labels(sid))
 models = db.list_models(sid)
 if not models:
     st.info(ui.tr("eval.no_model"), icon="🏋️")
-    st.page_link("pages/train.py", label=ui.tr("nav.train"), icon="🏋️")
+    st.page_link("views/train.py", label=ui.tr("nav.train"), icon="🏋️")
     st.stop()
 
 record = st.selectbox(ui.tr("eval.model_pick"), models[::-1], format_func=lambda m: m.name, key="eval_model")
