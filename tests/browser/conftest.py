@@ -7,6 +7,7 @@ Playwright never downloads a browser here: it drives /usr/bin/chromium. Tests sk
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -37,42 +38,79 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def lab_server(tmp_path) -> Iterator[tuple[str, Path]]:
-    """``(base_url, data_dir)`` of a fresh app server with its own empty data folder."""
-    data = tmp_path / "lab"
-    port = _free_port()
-    env = {**os.environ, "EXPRESSION_LAB_DATA": str(data), "PLAYWRIGHT_BROWSERS_PATH": "0"}
-    log = open(tmp_path / "streamlit.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
+class AppServer:
+    """``streamlit run app.py`` on a fixed free port and data folder, which a test may SIGKILL
+    and start again (same address, same data), as after a power cut or the OOM killer."""
+
+    def __init__(self, data: Path, logs: Path, prefix: tuple[str, ...] = ()) -> None:
+        self.data = data
+        self.logs = logs
+        self.prefix = prefix  # e.g. ``unshare`` + ``mount``: the server then sees its own data disk
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self, timeout_s: float = 60) -> None:
+        self.starts += 1
+        log_path = self.logs / f"streamlit-{self.starts}.log"
+        env = {**os.environ, "EXPRESSION_LAB_DATA": str(self.data), "PLAYWRIGHT_BROWSERS_PATH": "0"}
+        with open(log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [*self.prefix, sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless",
+                 "true", "--server.port", str(self.port), "--server.address", "127.0.0.1"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
                     if resp.status == 200:
-                        break
+                        return
             except OSError:
                 pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError(
-                    f"streamlit did not start:\n{(tmp_path / 'streamlit.log').read_text()[-3000:]}"
-                )
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield url, data
-    finally:
-        proc.terminate()
+
+    @property
+    def data_view(self) -> Path:
+        """The data folder as the server sees it, also inside its own mount namespace (as root)."""
+        assert self.proc is not None
+        return Path(f"/proc/{self.proc.pid}/root") / self.data.relative_to("/") if self.prefix else self.data
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, exactly as when the machine loses power."""
+        assert self.proc is not None and self.proc.poll() is None, "server is not running"
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
         try:
-            proc.wait(timeout=10)
+            self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture()
+def app_server(tmp_path) -> Iterator[AppServer]:
+    """A started :class:`AppServer` with its own empty data folder (restartable)."""
+    server = AppServer(tmp_path / "lab", tmp_path)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def lab_server(app_server) -> Iterator[tuple[str, Path]]:
+    """``(base_url, data_dir)`` of a fresh app server with its own empty data folder."""
+    yield app_server.url, app_server.data
 
 
 @pytest.fixture()
