@@ -24,6 +24,7 @@ import numpy as np
 
 from edu_core.errors import EduError, ModelFileError
 from edu_core.images import DecodeConfig, decode
+from edu_core.priority import background_thread
 
 #: Every reason code a photo can be rejected with, in the order the checks run.
 REASONS: tuple[str, ...] = (
@@ -620,7 +621,7 @@ def extract_many(
         return result
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:
+        with ThreadPoolExecutor(max_workers=max(1, workers), initializer=background_thread) as ex:
             return list(ex.map(one, items))
     finally:
         if own_pool:

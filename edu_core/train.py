@@ -47,6 +47,7 @@ from edu_core.models import (
     pieces_matrix,
     save_bundle,
 )
+from edu_core.priority import background_thread
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
@@ -913,6 +914,7 @@ class TrainingQueue:
                 t.join()
 
     def _worker(self) -> None:
+        background_thread()  # pages first: training may take longer, a page load may not
         while True:
             with self._cond:
                 while not self._waiting and not self._closed:

@@ -22,6 +22,7 @@ import streamlit as st
 from edu_core import experiments as ex  # light: its torch and plotly parts load lazily
 from edu_core import i18n
 from edu_core.errors import EduError
+from edu_core.priority import background_thread
 
 T = TypeVar("T")
 
@@ -166,7 +167,7 @@ def run_with_progress(
     if total:
         state(0, total)
     bar = st.progress(0.0, text=tr(text_key, done=0, total=total or "?"))
-    with ThreadPoolExecutor(max_workers=1) as ex:
+    with ThreadPoolExecutor(max_workers=1, initializer=background_thread) as ex:
         future = ex.submit(work, state)
         while not future.done():
             done, tot = state.read()
@@ -373,6 +374,7 @@ def extract_and_store(
     """
     from edu_core import faces
     from edu_core.errors import StoreError
+    from edu_core.store import NewImage
 
     db = store()
 
@@ -380,6 +382,18 @@ def extract_and_store(
         results = faces.extract_many(
             [data for _, data in entries], workers=EXTRACT_WORKERS, pool=landmarker_pool(), progress=progress
         )
+        photos = [
+            NewImage(data, name, source, res, label=label if res.ok else None)
+            for (name, data), res in zip(entries, results, strict=True)
+        ]
+        try:
+            # One transaction for the batch: its files are fsynced side by side and the class
+            # queues once for the write lock instead of once per photo.
+            return db.add_images(sid, photos), []
+        except StoreError as exc:
+            if exc.code in ("disk_full", "read_only"):
+                raise
+        # One file spoiled the batch (an empty one, say): store them one by one to name it.
         stored, refused = [], []
         for (name, data), res in zip(entries, results, strict=True):
             try:

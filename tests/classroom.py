@@ -165,7 +165,8 @@ class Classroom:
         self.photos, self.probe = sample_photos(per_class)
         self.training = 0  # students between pressing "train" and seeing the result
         self.lock = threading.Lock()
-        self.page_loads: list[tuple[float, bool]] = []  # (seconds, someone was training)
+        # (seconds, someone was training, "fresh" tab or in-app "switch")
+        self.page_loads: list[tuple[float, bool, str]] = []
         self.stop = threading.Event()
 
     def _timed(self, rec: Record, step: str, run: Run) -> Run:
@@ -179,7 +180,7 @@ class Classroom:
             busy = self.training > 0
         run = self._timed(rec, "page switch", c.go(page))
         with self.lock:
-            self.page_loads.append((run.seconds, busy))
+            self.page_loads.append((run.seconds, busy, "switch"))
         return run
 
     def student(self, rec: Record) -> None:
@@ -271,7 +272,7 @@ class Classroom:
             except (ClientError, OSError):
                 continue  # counted by the students; the probe only times
             with self.lock:
-                self.page_loads.append((run.seconds, busy))
+                self.page_loads.append((run.seconds, busy, "fresh"))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -287,7 +288,7 @@ class Report:
     students: list[Record]
     seconds: float
     peak_rss_mb: float
-    page_loads: list[tuple[float, bool]]
+    page_loads: list[tuple[float, bool, str]]
     server_errors: list[str]
 
     def all_errors(self) -> list[str]:
