@@ -1,9 +1,10 @@
 """A whole class at once: N students on one running ``streamlit run`` server (loopback only).
 
-    python bench/load.py [--students 30] [--per-class 12] [--json bench/out/load.json]
+    python bench/load.py [--students 30] [--per-class 12] [--think 1.0] [--json bench/out/load.json]
 
 Each simulated student is a real websocket session speaking the browser's protocol
-(tests/stclient.py): join, upload and extract ``5 x per-class`` photos (their own copies,
+(tests/stclient.py), pausing ``--think`` seconds on each page as a reader
+would: join, upload and extract ``5 x per-class`` photos (their own copies,
 so no two students share a file), label them on the label page, split, train the pieces
 model while watching the live view, and try the model on a new photo. A probe tab loads the
 start page from scratch every second; its loads on the idle server, before the students
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--students", type=int, default=30)
     ap.add_argument("--per-class", type=int, default=12, help="photos per class and student (5 classes)")
+    ap.add_argument("--think", type=float, default=1.0, help="seconds a student reads a page before acting")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
 
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             idle_loads(server.url, 3)  # warm-up: imports, model files, caches
             idle = idle_loads(server.url, 20)
             report = classroom.run_class(
-                server, klass.join_code, students=args.students, per_class=args.per_class
+                server, klass.join_code, students=args.students, per_class=args.per_class, think=args.think
             )
             problems = classroom.verify_store(data, report)
             db = Store(data)
@@ -82,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     ratio = pct(during, 95) / pct(idle, 95)  # fresh loads, like for like
     print(f"\n- whole class, first join to last prediction: **{report.seconds:.0f} s**")
     print(f"- server peak memory (VmHWM): **{report.peak_rss_mb:.0f} MB**")
+    busy = report.cpu_seconds / (report.seconds * cores)
+    print(f"- server CPU: {report.cpu_seconds:.0f} core-seconds, {busy:.0%} of all cores over the run")
     print(f"- p95 page load while training vs idle: **{ratio:.1f}x**")
     print(f"- errors: **{len(errors)}**" + "".join(f"\n  - {e}" for e in errors[:20]))
     print(f"- photos acknowledged by the page: {acknowledged}; rows in the store: {stored}; "
@@ -90,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "students": args.students, "per_class": args.per_class, "seconds": report.seconds,
-            "peak_rss_mb": report.peak_rss_mb, "errors": errors, "problems": problems,
+            "peak_rss_mb": report.peak_rss_mb, "errors": errors, "problems": problems, "think": args.think,
+            "cpu_seconds": report.cpu_seconds,
             "steps": report.step_table(), "idle": idle, "during_training": during,
             "switches_during_training": switches,
             "acknowledged": acknowledged, "stored": stored, "when": time.strftime("%Y-%m-%d %H:%M"),

@@ -12,6 +12,7 @@ import re
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -178,6 +179,38 @@ def run_with_progress(
     done, tot = state.read()
     bar.progress(1.0, text=tr(text_key, done=tot or done, total=tot or done))
     return result
+
+
+# --- charts -------------------------------------------------------------------------------------
+
+_FIGURES: OrderedDict[str, Any] = OrderedDict()
+_FIGURES_LOCK = threading.Lock()
+FIGURE_CACHE_SIZE = 512
+
+
+def figure(builder: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``builder(*args, **kwargs)`` from :mod:`edu_core.charts`, built once per distinct input.
+
+    Plotly spends 15-50 ms of pure Python on each figure, holding the GIL that every other
+    student's page needs, and the label, split and train pages redraw theirs on every click.
+    The figures are shared between sessions: never modify one that came from here. Inputs are
+    compared as JSON with sorted keys, so a builder must not depend on a dict's order.
+    """
+    import json
+
+    key = f"{builder.__module__}.{builder.__name__}:"
+    key += json.dumps([args, kwargs], sort_keys=True, default=repr)
+    with _FIGURES_LOCK:
+        fig = _FIGURES.get(key)
+        if fig is not None:
+            _FIGURES.move_to_end(key)
+            return fig
+    fig = builder(*args, **kwargs)
+    with _FIGURES_LOCK:
+        _FIGURES[key] = fig
+        while len(_FIGURES) > FIGURE_CACHE_SIZE:
+            _FIGURES.popitem(last=False)
+    return fig
 
 
 # --- lessons ------------------------------------------------------------------------------------
@@ -778,7 +811,7 @@ def training_monitor(viewer: Any) -> None:
         else:
             epoch = len(job.history)
             st.progress(job.progress, text=tr("train.running", epoch=epoch, epochs=job.total_epochs))
-            fig = charts.training_curves(job.history, lang=lang(), total_epochs=job.total_epochs)
+            fig = figure(charts.training_curves, job.history, lang=lang(), total_epochs=job.total_epochs)
             st.plotly_chart(
                 fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="live_curves"
             )
@@ -828,7 +861,7 @@ def training_result(viewer: Any) -> None:
             st.success(tr("train.best_kept"), icon="🎉")
     elif summary.get("code"):
         show_error(summary["code"])
-    fig = charts.training_curves(history, lang=lang())
+    fig = figure(charts.training_curves, history, lang=lang())
     st.plotly_chart(
         fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="final_curves"
     )
@@ -862,7 +895,9 @@ def recall_chart(metrics: dict[str, Any], classes: list[str]) -> None:
     recall = {c: per.get(c, {}).get("recall", 0.0) for c in classes}
     support = {c: per.get(c, {}).get("support", 0) for c in classes}
     low, high = charts.wilson_bounds(recall, support)
-    fig = charts.recall_bars(recall, low=low, high=high, classes=classes, lang=lang(), renamed=renamed())
+    fig = figure(
+        charts.recall_bars, recall, low=low, high=high, classes=classes, lang=lang(), renamed=renamed()
+    )
     st.plotly_chart(
         fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="recall_chart"
     )

@@ -67,6 +67,11 @@ class Server:
                 return int(line.split()[1]) / 1024
         return float("nan")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used so far, all threads together (user + system)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def kill(self) -> None:
         """SIGKILL: the server gets no chance to clean up (power cut, OOM killer)."""
         self.proc.send_signal(signal.SIGKILL)
@@ -159,8 +164,9 @@ class Record:
 class Classroom:
     """Shared state of one simulated lesson (who is training right now, the probe's samples)."""
 
-    def __init__(self, server: Server, join_code: str, per_class: int) -> None:
+    def __init__(self, server: Server, join_code: str, per_class: int, think: float = 0.0) -> None:
         self.server = server
+        self.think = think  # seconds a student looks at a page before the next action
         self.join_code = join_code
         self.photos, self.probe = sample_photos(per_class)
         self.training = 0  # students between pressing "train" and seeing the result
@@ -170,6 +176,8 @@ class Classroom:
         self.stop = threading.Event()
 
     def _timed(self, rec: Record, step: str, run: Run) -> Run:
+        if self.think and step != "training view":  # that one already waits for the next tick
+            time.sleep(self.think)  # after the page arrived: reading it is not part of its latency
         rec.steps[step].append(run.seconds)
         for err in run.errors():
             rec.errors.append(f"{step}: {err}")
@@ -290,6 +298,7 @@ class Report:
     peak_rss_mb: float
     page_loads: list[tuple[float, bool, str]]
     server_errors: list[str]
+    cpu_seconds: float = float("nan")
 
     def all_errors(self) -> list[str]:
         errs = [f"student {r.index}: {e}" for r in self.students for e in r.errors]
@@ -313,10 +322,16 @@ def server_log_errors(log: Path) -> list[str]:
 
 
 def run_class(
-    server: Server, join_code: str, *, students: int, per_class: int, stagger: float = 0.3
+    server: Server,
+    join_code: str,
+    *,
+    students: int,
+    per_class: int,
+    stagger: float = 0.3,
+    think: float = 0.0,
 ) -> Report:
     """Run ``students`` simulated students at once and collect what they saw."""
-    room = Classroom(server, join_code, per_class)
+    room = Classroom(server, join_code, per_class, think)
     records = [Record(i) for i in range(students)]
     threads = [threading.Thread(target=room.student, args=(r,), daemon=True) for r in records]
     probe = threading.Thread(target=room.probe_loop, daemon=True)
@@ -330,7 +345,14 @@ def run_class(
     seconds = time.monotonic() - start
     room.stop.set()
     probe.join(timeout=60)
-    return Report(records, seconds, server.peak_rss_mb(), room.page_loads, server_log_errors(server.log))
+    return Report(
+        records,
+        seconds,
+        server.peak_rss_mb(),
+        room.page_loads,
+        server_log_errors(server.log),
+        server.cpu_seconds(),
+    )
 
 
 def verify_store(data: Path, report: Report) -> list[str]:

@@ -20,7 +20,8 @@ st.write(ui.tr("label.intro"))
 counts = db.counts(sid)
 chart_col, note_col = st.columns([3, 2], gap="large")
 with chart_col:
-    fig = charts.class_count_bars(
+    fig = ui.figure(
+        charts.class_count_bars,
         counts, classes=classes, lang=ui.lang(), renamed=ui.renamed(), title=ui.tr("label.counts")
     )
     st.plotly_chart(fig, use_container_width=True, config={"displayModeBar": False}, theme=None)

@@ -38,7 +38,8 @@ by_id = {r.id: r for r in records}
 train = [by_id[i] for i in split.train_ids if i in by_id]
 test = [by_id[i] for i in split.test_ids if i in by_id]
 st.subheader(ui.tr("split.summary", total=len(train) + len(test), train=len(train), test=len(test)))
-fig = charts.split_bars(
+fig = ui.figure(
+    charts.split_bars,
     dataset.class_counts(train, classes),
     dataset.class_counts(test, classes),
     classes=classes,
