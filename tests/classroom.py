@@ -78,30 +78,42 @@ class Server:
         self.proc.wait(timeout=30)
 
 
-def start_server(data: Path, log: Path, *, env: dict[str, str] | None = None, port: int = 0) -> Server:
-    """Start the app on a free loopback port and wait until it answers its health check."""
-    port = port or free_port()
-    full_env = {**os.environ, "EXPRESSION_LAB_DATA": str(data), **(env or {})}
-    out = open(log, "ab")  # noqa: SIM115 - the server writes to it for its whole life
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    out.close()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+def wait_until_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:
+    """Block until the server at ``url`` answers its health check; fail with its log if it died."""
+    deadline = time.monotonic() + timeout_s
     while True:
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
                 if resp.status == 200:
-                    return Server(url, data, proc, log)
+                    return
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
             raise RuntimeError(f"streamlit did not start:\n{log.read_text(errors='replace')[-3000:]}")
         time.sleep(0.3)
+
+
+def streamlit_command(port: int) -> list[str]:
+    """``streamlit run app.py`` headless on a loopback port (run it with ``cwd=ROOT``)."""
+    return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            "--server.port", str(port), "--server.address", "127.0.0.1"]  # fmt: skip
+
+
+def start_server(data: Path, log: Path, *, env: dict[str, str] | None = None, port: int = 0) -> Server:
+    """Start the app on a free loopback port and wait until it answers its health check."""
+    port = port or free_port()
+    full_env = {**os.environ, "EXPRESSION_LAB_DATA": str(data), **(env or {})}
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            streamlit_command(port), cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, proc, log)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return Server(url, data, proc, log)
 
 
 @contextmanager

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from classroom import free_port, streamlit_command, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,10 +29,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_free_port = free_port  # the name other browser tests import
 
 
 class AppServer:
@@ -57,21 +51,10 @@ class AppServer:
         env = {**os.environ, "EXPRESSION_LAB_DATA": str(self.data), "PLAYWRIGHT_BROWSERS_PATH": "0"}
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [*self.prefix, sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless",
-                 "true", "--server.port", str(self.port), "--server.address", "127.0.0.1"],
+                [*self.prefix, *streamlit_command(self.port)],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
+        wait_until_healthy(self.url, self.proc, log_path, timeout_s)
 
     @property
     def data_view(self) -> Path:

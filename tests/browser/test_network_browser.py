@@ -28,12 +28,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from classroom import streamlit_command, wait_until_healthy
 
 from edu_core.i18n import reason_message, t
 
@@ -111,8 +111,7 @@ def _watched_server(tmp_path: Path, *, trace: bool) -> Iterator[tuple[str, Path]
         "NETGUARD_LOG": str(tmp_path / "netguard.jsonl"),
         "PYTHONPATH": os.pathsep.join(paths),
     }
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1"]  # fmt: skip
+    cmd = streamlit_command(port)
     if trace:
         cmd = ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect", "-e", "signal=none",
                "-o", str(tmp_path / "strace.txt"), *cmd]  # fmt: skip
@@ -122,19 +121,7 @@ def _watched_server(tmp_path: Path, *, trace: bool) -> Iterator[tuple[str, Path]
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"server did not start:\n{(tmp_path / 'streamlit.log').read_text()[-3000:]}"
-                )
-            time.sleep(0.3)
+        wait_until_healthy(url, proc, tmp_path / "streamlit.log", timeout_s=120)
         yield url, data
     finally:
         with contextlib.suppress(ProcessLookupError):
