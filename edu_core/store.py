@@ -1411,6 +1411,16 @@ class Store:
         )
         return [LabelEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
 
+    def recent_label_events(self, viewer: int | TeacherSession, limit: int = 12) -> list[LabelEvent]:
+        """The viewer's latest label changes over all their photos, newest first (one query)."""
+        where, params = self._visible_clause(viewer)
+        rows = self._read(
+            "SELECT e.image_id, e.old_label, e.new_label, e.actor, e.injected, e.at FROM label_events e "
+            f"JOIN images i ON i.id = e.image_id WHERE {where} ORDER BY e.at DESC, e.id DESC LIMIT ?",
+            [*params, int(limit)],
+        )
+        return [LabelEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
+
     def inject_mislabels(
         self,
         viewer: int | TeacherSession,

@@ -381,3 +381,21 @@ def test_full_disk_leaves_nothing_half_written(store: Store, lesson, monkeypatch
     assert len(store.list_images(a.id)) == 1
     assert not any((store.files / "tmp").iterdir())
     assert store.check(grace_s=0).ok
+
+
+def test_recent_label_events_are_the_viewers_newest_first(tmp_path):
+    store = Store(tmp_path / "d", FAST)
+    klass, _ = store.create_class("c", "1234")
+    a, b = store.join(klass.id, "a"), store.join(klass.id, "b")
+    mine = [
+        store.add_image(a.id, photo(i), filename=f"a{i}.jpg", source="upload", face=face(i)) for i in range(3)
+    ]
+    theirs = store.add_image(b.id, photo(9), filename="b.jpg", source="upload", face=face(9))
+    store.set_label(a.id, mine[0].id, "joy")
+    store.set_label(b.id, theirs.id, "anger")
+    store.set_label(a.id, mine[2].id, "sadness")
+    store.set_label(a.id, mine[0].id, "neutral")
+    events = store.recent_label_events(a.id, limit=2)
+    assert [(e.image_id, e.new_label) for e in events] == [(mine[0].id, "neutral"), (mine[2].id, "sadness")]
+    assert all(e.image_id != theirs.id for e in store.recent_label_events(a.id, limit=50))
+    assert [e.new_label for e in store.recent_label_events(b.id)] == ["anger"]
