@@ -79,6 +79,23 @@ def _wait_db(data: Path, sql: str, until, timeout_s: float = 120.0):
         conn.close()
 
 
+def _files_on_disk(data: Path) -> int:
+    """Stored files plus half-written parts under the data folder's files/."""
+    root = data / "files"
+    return sum(1 for sub in root.iterdir() if sub.is_dir() for _ in sub.iterdir())
+
+
+def _wait_files(data: Path, until, timeout_s: float = 120.0) -> int:
+    """Poll the file count fast: the window between a batch's first file and its commit is short."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        n = _files_on_disk(data)
+        if until(n):
+            return n
+        assert time.monotonic() < deadline, f"gave up waiting for files (last {n})"
+        time.sleep(0.002)
+
+
 def _integrity(data: Path) -> str:
     conn = sqlite3.connect(data / "lab.sqlite3")
     try:
@@ -117,11 +134,15 @@ def test_sigkill_while_storing_uploads_loses_nothing_acknowledged(app_server, br
     third = _good("surprise", 12)
     _choose(page, class_name("surprise"))
     _upload(page, third)
+    files_before = _files_on_disk(data)
     page.get_by_role("button", name=t("collect.extract_button")).click()
-    # The moment the first photo of the third batch is committed, the rest are still on their way.
-    _wait_db(data, "SELECT COUNT(*) FROM images", lambda n: n > acknowledged)
+    # The moment the third batch's first file reaches the disk: its rows are not committed yet
+    # (files are written and fsynced first), the window where a crash leaves files without rows.
+    _wait_files(data, lambda n: n > files_before)
     app_server.kill()
     stored_at_kill = _wait_db(data, "SELECT COUNT(*) FROM images", lambda n: True)
+    rows_at_kill = _wait_db(data, "SELECT COUNT(*) FROM blobs", lambda n: True)
+    files_at_kill = _files_on_disk(data)
     leftovers = sorted(p.name for p in (data / "files" / "tmp").iterdir())
 
     app_server.start()
@@ -145,6 +166,7 @@ def test_sigkill_while_storing_uploads_loses_nothing_acknowledged(app_server, br
     third_names = {f.name for f in third}
     partial = [r for r in records if r.filename in third_names]
     assert all(r.label == "surprise" and r.status == "ok" for r in partial)
+    assert len(partial) in (0, len(third)), "a batch is stored in one transaction: all or nothing"
     assert len(records) == acknowledged + len(partial)
     check = db.check(grace_s=0)  # grace 0: every file without a row counts as an orphan
     assert check.ok, check
@@ -158,6 +180,7 @@ def test_sigkill_while_storing_uploads_loses_nothing_acknowledged(app_server, br
             "third_batch_rows_at_kill": stored_at_kill - acknowledged,
             "third_batch_size": len(third),
             "temp_parts_left_by_kill": len(leftovers),
+            "files_without_rows_at_kill": files_at_kill - rows_at_kill,
             "after_restart": {"images": len(records), "integrity": "ok", "orphans": 0, "temp_parts": 0},
         },
     )
