@@ -1803,6 +1803,15 @@ class Store:
 
     # ------------------------------------------------------------------ checking
 
+    def _stored_files(self) -> dict[str, Path]:
+        """Every complete file under ``files/<shard>/`` by name (temporary parts left out)."""
+        return {
+            f.name: f
+            for sub in self.files.iterdir()
+            if sub.is_dir() and sub.name != "tmp"
+            for f in sub.iterdir()
+        }
+
     def check(self, *, repair: bool = False, grace_s: float | None = None) -> CheckReport:
         """Compare database and files: integrity, missing files, orphans (removed with ``repair``).
 
@@ -1815,11 +1824,7 @@ class Store:
         if fk and integrity == "ok":
             integrity = f"foreign keys broken: {fk[:3]}"
         known = {f"{sha}.{ext}" for sha, ext in self._read("SELECT sha, ext FROM blobs")}
-        on_disk: dict[str, Path] = {}
-        for sub in self.files.iterdir():
-            if sub.is_dir() and sub.name != "tmp":
-                for f in sub.iterdir():
-                    on_disk[f.name] = f
+        on_disk = self._stored_files()
         missing = tuple(sorted(known - set(on_disk)))
         cutoff = _now() - grace
         orphans = tuple(sorted(n for n in set(on_disk) - known if on_disk[n].stat().st_mtime < cutoff))
@@ -1872,13 +1877,10 @@ class Store:
         try:
             with self._tx() as conn:  # under the lock, so no upload is between its file and its row
                 known = {f"{sha}.{ext}" for sha, ext in conn.execute("SELECT sha, ext FROM blobs")}
-                for sub in self.files.iterdir():
-                    if not sub.is_dir() or sub.name == "tmp":
-                        continue
-                    for f in sub.iterdir():
-                        if f.name not in known:
-                            f.unlink(missing_ok=True)
-                            removed.append(f.name)
+                for name, f in self._stored_files().items():
+                    if name not in known:
+                        f.unlink(missing_ok=True)
+                        removed.append(name)
             temps = 0
             cutoff = _now() - grace
             for part in (self.files / "tmp").iterdir():

@@ -428,17 +428,13 @@ def extract_and_store(
                 raise
         # One file spoiled the batch (an empty one, say): store them one by one to name it.
         stored, refused = [], []
-        for (name, data), res in zip(entries, results, strict=True):
+        for photo in photos:
             try:
-                stored.append(
-                    db.add_image(
-                        sid, data, filename=name, source=source, face=res, label=label if res.ok else None
-                    )
-                )
+                stored += db.add_images(sid, [photo])
             except StoreError as exc:
                 if exc.code in ("disk_full", "read_only"):  # every later photo would fail the same way
                     raise
-                refused.append((name, exc.code))
+                refused.append((photo.filename, exc.code))
         return stored, refused
 
     return run_with_progress(work, text_key="collect.progress", total=len(entries))
