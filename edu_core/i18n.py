@@ -500,7 +500,7 @@ _KO: dict[str, str] = {
     "k7.per_class": "감정별로 맞힌 비율",
     "k7.confusion": "무엇을 무엇으로 헷갈렸을까?",
     "k7.paper_confusion": "논문에서도 불안과 상처, 슬픔과 상처를 가장 많이 헷갈렸어요. 얼굴만 보고는 사람도 구별하기 어려운 감정들이에요.",
-    "k7.most_confused": "이 모델이 가장 많이 헷갈린 것: 진짜 {true} → {pred}로 답함 ({n}장)",
+    "k7.most_confused": "이 모델이 가장 많이 헷갈린 것: 진짜 {true} → {pred}(으)로 답함 ({n}장)",
     "k7.paper_title": "얼굴 자르기가 얼마나 중요할까? (논문과 비교)",
     "k7.paper_caption": "논문의 숫자는 진짜 AI Hub 사진 49,000장으로 잰 정확도(%)예요. '우리 모델' 칸은 지금 불러온 모델의 결과예요.",
     "k7.col.preprocessing": "전처리",
@@ -1046,13 +1046,71 @@ def _check_lang(lang: str) -> str:
     return lang
 
 
+#: Korean particles written in both forms in the strings; which one fits depends on the word before
+#: it (a class name a teacher may have renamed), so it is chosen after the placeholders are filled.
+#: Value: (after a final consonant, after a vowel).
+_JOSA: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "(으)로": ("으로", "로"),
+        "이(가)": ("이", "가"),
+        "을(를)": ("을", "를"),
+        "은(는)": ("은", "는"),
+        "과(와)": ("과", "와"),
+        "(이)라": ("이라", "라"),
+    }
+)
+_JOSA_RE = re.compile("|".join(re.escape(k) for k in _JOSA))
+#: Closing quotes and Markdown marks between a word and its particle (‘중립’으로, **중립**으로).
+_CLOSERS = "’'\"”)]}*_`」』》〉"
+_RIEUL = 8  # jongseong index of ㄹ, which takes 로 rather than 으로
+#: How the digits are read (영 일 이 삼 사 오 육 칠 팔 구): their final consonant's jongseong index.
+_DIGIT_FINAL = {"0": 21, "1": 8, "2": 0, "3": 16, "4": 0, "5": 0, "6": 1, "7": 8, "8": 8, "9": 0}
+
+
+def _final_consonant(word: str) -> int | None:
+    """Jongseong index (0 = ends in a vowel) of the word's last syllable; None when it is not Korean."""
+    word = word.rstrip(_CLOSERS + " ")
+    if not word:
+        return None
+    last = word[-1]
+    if "가" <= last <= "힣":
+        return (ord(last) - 0xAC00) % 28
+    return _DIGIT_FINAL.get(last)
+
+
+def josa(word: str, particle: str) -> str:
+    """``word`` followed by the right form of ``particle`` (one of the keys of ``_JOSA``, e.g. "(으)로").
+
+    A word whose sound cannot be told from its spelling (an English name) keeps the
+    two-form particle, as Korean writing does.
+    """
+    return word + _particle(word, particle)
+
+
+def _particle(before: str, particle: str) -> str:
+    final = _final_consonant(before)
+    if final is None:
+        return particle
+    with_consonant, with_vowel = _JOSA[particle]
+    if particle == "(으)로" and final == _RIEUL:
+        return with_vowel
+    return with_consonant if final else with_vowel
+
+
+def _resolve_josa(text: str) -> str:
+    return _JOSA_RE.sub(lambda m: _particle(text[: m.start()], m.group()), text)
+
+
 def t(key: str, lang: str = DEFAULT_LANG, **fmt: object) -> str:
     """The UI string ``key`` in ``lang``, with ``{placeholders}`` filled from ``fmt``.
 
-    Raises ``KeyError`` for an unknown key so a typo fails in tests, not in class.
+    Korean particles written as ``(으)로``, ``이(가)``, ``을(를)``… take the form that fits
+    the word in front of them. Raises ``KeyError`` for an unknown key so a typo fails in
+    tests, not in class.
     """
     text = STRINGS[_check_lang(lang)][key]
-    return text.format(**fmt) if fmt else text
+    text = text.format(**fmt) if fmt else text
+    return _resolve_josa(text) if lang == "ko" else text
 
 
 def has_key(key: str) -> bool:
