@@ -1561,9 +1561,11 @@ def five_class_try(data: bytes) -> None:
 # --- experiment lab page (views/lab.py) ---------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False)
 def _fixed_class_name() -> Callable[[str], str]:
-    """``class_name`` bound to this run's language: widgets call format functions outside the run."""
+    """``class_name`` bound to this run's language: widgets call format functions outside the run.
+
+    Built anew on every run: a cached one would keep the first visitor's language for everybody.
+    """
     lg, names = lang(), renamed()
     return lambda class_id: i18n.class_name(class_id, lg, renamed=names)
 
@@ -1705,7 +1707,7 @@ def lab_show(result: ex.ExperimentResult) -> None:
         tr(
             "lab.summary",
             experiment=tr(f"lab.exp.{s['experiment']}"),
-            model=s["model"],
+            model=tr(f"lab.model_name.{s['model']}"),
             repeats=s["repeats"],
             n_test=s["n_test"],
             seconds=round(s["seconds"], 1),

@@ -63,13 +63,14 @@ try:
         if past:
             st.selectbox(
                 tx("lab.past"),
-                [None, *past],
+                past,
+                index=None,
+                placeholder=tx("lab.past_pick", n=len(past)),
                 key="lab_past",
                 on_change=ui.lab_pick_past,
                 format_func=lambda p: (
-                    tx("lab.past_none")
-                    if p is None
-                    else f"#{p[0]} · {tx(f'lab.exp.{p[1].config.experiment}')} · {p[1].config.model}"
+                    f"#{p[0]} · {tx(f'lab.exp.{p[1].config.experiment}')}"
+                    f" · {tx(f'lab.model_name.{p[1].config.model}')}"
                 ),
             )
 except EduError as exc:
