@@ -528,7 +528,7 @@ def rejected_list(sid: int, records: list) -> None:
             st.markdown(f"**{r.filename}**")
             st.warning(i18n.reason_message(r.reason or "error", lang()), icon="⚠️")
         with button_col:
-            if st.button(tr("collect.skip"), key=f"skip_{r.id}", use_container_width=True):
+            if st.button(tr("collect.skip"), key=f"skip_{r.id}", width="stretch"):
                 store().delete_image(sid, r.id)
                 st.toast(tr("collect.skipped", name=r.filename))
                 st.rerun()
@@ -585,9 +585,9 @@ def label_grid(sid: int, records: list, *, target: str | None, key: str, per_row
     for start in range(0, len(shown), per_row):
         for col, r in zip(st.columns(per_row), shown[start : start + per_row], strict=False):
             with col:
-                st.image(_crop_thumb(sid, r.id, r.crop_sha), use_container_width=True)
+                st.image(_crop_thumb(sid, r.id, r.crop_sha), width="stretch")
                 if r.label != target and st.button(
-                    f"→ {label_display(target)}", key=f"{key}_{r.id}", use_container_width=True
+                    f"→ {label_display(target)}", key=f"{key}_{r.id}", width="stretch"
                 ):
                     store().set_label(sid, r.id, target)
                     st.rerun()
@@ -810,7 +810,7 @@ def training_monitor(viewer: Any) -> None:
             st.progress(job.progress, text=tr("train.running", epoch=epoch, epochs=job.total_epochs))
             fig = figure(charts.training_curves, job.history, lang=lang(), total_epochs=job.total_epochs)
             st.plotly_chart(
-                fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="live_curves"
+                fig, width="stretch", config={"displayModeBar": False}, theme=None, key="live_curves"
             )
         if st.button(tr("train.cancel"), icon="⏹️", key="cancel_training"):
             job.cancel()
@@ -859,9 +859,7 @@ def training_result(viewer: Any) -> None:
     elif summary.get("code"):
         show_error(summary["code"])
     fig = figure(charts.training_curves, history, lang=lang())
-    st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="final_curves"
-    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="final_curves")
 
 
 # --- evaluation and trying the model ------------------------------------------------------------
@@ -895,9 +893,7 @@ def recall_chart(metrics: dict[str, Any], classes: list[str]) -> None:
     fig = figure(
         charts.recall_bars, recall, low=low, high=high, classes=classes, lang=lang(), renamed=renamed()
     )
-    st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="recall_chart"
-    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="recall_chart")
 
 
 def confusion_explorer(viewer: Any, metrics: dict[str, Any], classes: list[str]) -> None:
@@ -909,7 +905,7 @@ def confusion_explorer(viewer: Any, metrics: dict[str, Any], classes: list[str])
         return
     fig = charts.confusion_heatmap(matrix, classes=classes, lang=lang(), renamed=renamed())
     event = st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, on_select="rerun",
+        fig, width="stretch", config={"displayModeBar": False}, theme=None, on_select="rerun",
         selection_mode="points", key="confusion_chart",
     )  # fmt: skip
     names = {class_name(c): i for i, c in enumerate(classes)}
@@ -989,9 +985,7 @@ def show_prediction(pred: Any) -> None:
         renamed=renamed(),
         title=tr("eval.probabilities"),
     )
-    st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="try_bars"
-    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="try_bars")
     if pred.face is not None and pred.face.crop is not None and pred.face.landmarks is not None:
         st.image(charts.draw_pieces(pred.face.crop, pred.face.landmarks, scale=1), width=256)
 
@@ -1050,9 +1044,7 @@ def show_why(model: Any, pred: Any) -> None:
     strongest = max(effects, key=effects.__getitem__)
     st.info(tr("eval.why_top", name=class_name(top), piece=names[strongest]), icon="🔎")
     fig = charts.effect_bars(effects, names=names, axis_title=tr("eval.why_effect", name=class_name(top)))
-    st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="why_bars"
-    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="why_bars")
 
 
 # --- teacher ------------------------------------------------------------------------------------
@@ -1191,9 +1183,7 @@ def class_overview(session: Any) -> None:
     fig = charts.class_count_bars(
         summary["counts"], classes=classes, lang=lang(), renamed=renamed(), title=tr("teacher.class_counts")
     )
-    st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="class_counts"
-    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="class_counts")
     sharing = [s for s in db.students(session) if s.pool_consent]
     st.caption(tr("teacher.sharing_only"))
     if not sharing:
@@ -1205,9 +1195,7 @@ def class_overview(session: Any) -> None:
     fig = charts.student_class_bars(
         per_student, classes=classes, lang=lang(), renamed=renamed(), title=tr("teacher.counts")
     )
-    st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="student_counts"
-    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="student_counts")
     need = 5 * len(classes)
     stuck = [name for name, counts in per_student.items() if sum(counts.values()) < need]
     if stuck:
