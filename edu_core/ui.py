@@ -1110,6 +1110,7 @@ def teacher_gate() -> Any:
             classes,
             format_func=lambda c: f"{c.name} ({c.join_code})",
             key="login_class",
+            placeholder=tr("teacher.no_classes") if not classes else None,  # else Streamlit's English
         )
         st.text_input(tr("teacher.pin"), type="password", key="login_pin", max_chars=32)
         st.form_submit_button(tr("teacher.login_button"), on_click=_login, disabled=not classes)

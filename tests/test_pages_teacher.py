@@ -30,6 +30,7 @@ def test_create_class_opens_teacher_mode_with_join_code_and_qr(data_dir):
 
     at = _teacher_page()
     assert not at.exception
+    assert at.selectbox(key="login_class").proto.placeholder == t("teacher.no_classes")  # not "No options"
     at.text_input(key="new_class_name").input("5학년 3반")
     at.text_input(key="new_pin").input("7777")
     at.button[0].click().run()  # the create form's submit button
