@@ -894,6 +894,7 @@ def recall_chart(metrics: dict[str, Any], classes: list[str]) -> None:
         charts.recall_bars, recall, low=low, high=high, classes=classes, lang=lang(), renamed=renamed()
     )
     st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="recall_chart")
+    st.caption(tr("eval.interval_note"))
 
 
 def confusion_explorer(viewer: Any, metrics: dict[str, Any], classes: list[str]) -> None:
@@ -1680,7 +1681,9 @@ def _lab_variant_panel(v: ex.VariantResult, png: dict) -> None:
     if v.probe() is not None:
         probs = {c: m["mean"] for c, m in v.probe().items()}
         st.caption(tr("lab.probe_chart"))
-        bars = charts.probability_bars(probs, lang=lang(), classes=v.variant.classes, renamed=renamed())
+        bars = charts.probability_bars(
+            probs, lang=lang(), classes=v.variant.classes, renamed=renamed(), decimals=0
+        )
         st.plotly_chart(bars, config=png, key=f"lab_probe_{v.variant.key}")
     st.caption(tr("lab.confusion"))
     matrix = charts.confusion_heatmap(
@@ -1707,7 +1710,9 @@ def lab_show(result: ex.ExperimentResult) -> None:
     st.plotly_chart(ex.recall_figure(result, lang()), config=png, key="lab_rec")
     if result.config.experiment == "groups":
         st.plotly_chart(ex.groups_figure(result, lang()), config=png, key="lab_groups")
-    per_row = min(3, len(result.variants))  # wider panels than that stop being readable on a projector
+    # Three panels a row only for exactly three variants: with five, rows of three squeezed the
+    # confusion tables until their labels were cut off.
+    per_row = 3 if len(result.variants) == 3 else min(2, len(result.variants))
     for start in range(0, len(result.variants), per_row):
         for col, v in zip(st.columns(per_row), result.variants[start : start + per_row], strict=False):
             with col:

@@ -52,6 +52,22 @@ def test_runs_an_experiment_and_shows_variants_side_by_side(student):
     assert len(at.get("download_button")) == 2
 
 
+def test_results_live_in_one_slot_that_a_new_run_empties_first(student):
+    # Streamlit greys out, but keeps, whatever the last run drew below the point a new run is at: the
+    # results must all sit in one placeholder that the page re-creates before the run starts.
+    def inside(node, kind):
+        return node.get(kind) if hasattr(node, "children") else [node] if node.type == kind else []
+
+    at = _run_pair_experiment(_page())
+    top = list(at.main.children.values())
+    holders = [i for i, node in enumerate(top) if inside(node, "plotly_chart")]
+    assert len(holders) == 1 and len(inside(top[holders[0]], "plotly_chart")) == 6
+    assert not inside(top[holders[0]], "button")  # the controls (and their progress bar) are elsewhere
+    at.button(key="lab_run").click().run()
+    again = list(at.main.children.values())
+    assert [i for i, node in enumerate(again) if inside(node, "plotly_chart")] == holders  # the same slot
+
+
 def test_result_is_stored_for_a_student_and_offered_again(student):
     db, kid = student
     at = _run_pair_experiment(_page(s=kid.resume_code))
