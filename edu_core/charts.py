@@ -35,7 +35,7 @@ CLASS_COLORS: Mapping[str, str] = {
 TRAIN_COLOR = "#0072B2"
 TEST_COLOR = "#E69F00"
 FONT_SIZE = 20  # readable from the back of a classroom
-FONT_FAMILY = "Noto Sans KR, Malgun Gothic, Apple SD Gothic Neo, sans-serif"
+FONT_FAMILY = "Noto Sans KR, Noto Sans CJK KR, Malgun Gothic, Apple SD Gothic Neo, NanumGothic, sans-serif"
 
 
 def class_color(class_id: str) -> str:
@@ -544,10 +544,19 @@ def student_class_bars(
     top = max([sum(int(v) for v in counts[s].values()) for s in students] + [1])
     fig.update_xaxes(**count_axis({"title": t("chart.count", lang)}, top))
     fig.update_yaxes(autorange="reversed")
-    style(fig, title, height=160 + 44 * max(3, len(students)))
+    # tall enough for the legend too, which otherwise scrolls when only a few students have joined
+    style(fig, title, height=max(160 + 44 * len(students), 200 + 40 * len(fig.data)))
     # Beside the plot, not above it: a wrapped legend above ran over the first student's bar.
     fig.update_layout(
-        showlegend=True, legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
+        showlegend=True,
+        legend={
+            "orientation": "v",
+            "x": 1.02,
+            "xanchor": "left",
+            "y": 1,
+            "yanchor": "top",
+            "traceorder": "normal",  # lesson order, like every other chart (plotly reverses stacks)
+        },
     )
     return fig
 

@@ -197,6 +197,8 @@ def test_confusion_axis_title_has_room_beside_the_class_names():
 def test_student_legend_sits_beside_the_bars():
     fig = charts.student_class_bars({"토끼": {"joy": 3}, "곰": {"anger": 2}})
     assert fig.layout.legend.x > 1 and fig.layout.legend.orientation == "v"
+    assert fig.layout.legend.traceorder == "normal"  # lesson order, not plotly's reversed stack order
+    assert fig.layout.height >= 200 + 40 * 5  # the five-class legend fits without a scrollbar
 
 
 def test_empty_count_charts_tick_whole_photos():
