@@ -59,6 +59,13 @@ _KO: dict[str, str] = {
     "common.cancel": "취소",
     "common.saved": "저장했어요.",
     "common.working": "처리하는 중이에요…",
+    # Streamlit's own widget text, which its API does not let an app change (replaced by CSS in ui.py)
+    "widget.upload": "파일 고르기",
+    "widget.upload_limit": "파일 하나에 {mb}MB까지",
+    "widget.take_photo": "사진 찍기",
+    "widget.clear_photo": "사진 지우기",
+    "widget.camera_ask": "카메라를 쓰려면 브라우저에서 카메라 사용을 허용해 주세요.",
+    "widget.camera_how": "허용하는 방법 보기",
     # home
     "home.title": "표정 실험실에 오신 걸 환영해요!",
     "home.intro": "기쁨·슬픔·놀람·화남·무표정 다섯 가지 표정 사진을 모아 AI 모델을 직접 만들어 봐요. "
@@ -573,6 +580,13 @@ _EN: dict[str, str] = {
     "common.cancel": "Cancel",
     "common.saved": "Saved.",
     "common.working": "Working on it…",
+    # Streamlit's own widget text, which its API does not let an app change (replaced by CSS in ui.py)
+    "widget.upload": "Upload",
+    "widget.upload_limit": "{mb}MB per file",
+    "widget.take_photo": "Take photo",
+    "widget.clear_photo": "Clear photo",
+    "widget.camera_ask": "To use the camera, allow it in your browser.",
+    "widget.camera_how": "How to allow it",
     "home.title": "Welcome to Expression Lab!",
     "home.intro": "Collect photos of five expressions (joy, sadness, surprise, anger, neutral) and build an "
     "AI model yourself. You will gather photos, give them labels, train a model and test it on new photos.",

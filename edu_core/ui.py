@@ -8,6 +8,7 @@ in the other edu_core modules; pages stay thin by calling these helpers.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import threading
@@ -121,8 +122,45 @@ def store() -> Any:
         st.stop()
 
 
+_SWAP = "font-size: 0 !important;"  # hides Streamlit's own text; ::before/::after bring ours back
+_OWN = "font-size: 1rem; content: "
+
+
+def widget_text_css(lg: str) -> str:
+    """CSS that puts the app's words on Streamlit's file uploader and camera, in ``lg``.
+
+    Streamlit 1.67 hard-codes "Upload", "25MB per file", "Take Photo", "Clear photo" and the
+    camera permission prompt in English and offers no parameter for them, so a Korean class saw
+    English there. The selectors are Streamlit's own test ids (pinned version); the file type
+    list after the size limit is dropped, the uploader's label already says what to upload.
+    """
+    from streamlit import config
+
+    def text(key: str, **fmt: object) -> str:
+        return json.dumps(i18n.t(key, lg, **fmt), ensure_ascii=False)
+
+    drop, cam = '[data-testid="stFileUploaderDropzone"]', '[data-testid="stCameraInput"]'
+    button = f"{drop} button [data-testid='stMarkdownContainer'] p"
+    limit = '[data-testid="stFileUploaderDropzoneInstructions"] span'
+    shoot = '[data-testid="stCameraInputButton"]'
+    ask = '[data-testid="stCameraInputWebcamComponent"] p'
+    mb = config.get_option("server.maxUploadSize")
+    return "".join(
+        [
+            f"{button}, {limit}, {shoot}, {ask}, {ask} a {{{_SWAP}}}",
+            f"{button}::after {{{_OWN}{text('widget.upload')}}}",
+            f"{limit}::after {{font-size: 0.875rem; content: {text('widget.upload_limit', mb=mb)}}}",
+            f"{shoot}::after {{{_OWN}{text('widget.take_photo')}}}",
+            f"{cam}:has(img) {shoot}::after {{content: {text('widget.clear_photo')}}}",
+            f"{ask}::before {{{_OWN}{text('widget.camera_ask')}; display: block}}",
+            f"{ask} a::after {{{_OWN}{text('widget.camera_how')}}}",
+        ]
+    )
+
+
 def run_page(nav: Any) -> None:
     """Run the chosen page; a store error the page did not expect still ends as one sentence."""
+    st.html(f"<style>{widget_text_css(lang())}</style>")
     try:
         nav.run()
     except EduError as exc:
