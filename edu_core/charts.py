@@ -35,7 +35,7 @@ CLASS_COLORS: Mapping[str, str] = {
 TRAIN_COLOR = "#0072B2"
 TEST_COLOR = "#E69F00"
 FONT_SIZE = 20  # readable from the back of a classroom
-FONT_FAMILY = "Noto Sans KR, Malgun Gothic, Apple SD Gothic Neo, sans-serif"
+FONT_FAMILY = "Noto Sans KR, Noto Sans CJK KR, Malgun Gothic, Apple SD Gothic Neo, NanumGothic, sans-serif"
 
 
 def class_color(class_id: str) -> str:
@@ -51,19 +51,42 @@ def ordered_classes(class_ids: Sequence[str] | Mapping[str, object]) -> list[str
     return known + [c for c in ids if c not in order]
 
 
+#: Top margin (px) that holds a title line of ``FONT_SIZE + 4`` type, Hangul included, with air.
+TITLE_MARGIN = 80
+
+
 def style(fig: go.Figure, title: str | None, height: int, *, legend: bool = False) -> go.Figure:
-    """The projector look shared by every chart: big black type, white ground, bold axes."""
+    """The projector look shared by every chart: big black type, white ground, bold axes.
+
+    The title sits at a fixed place inside a top margin made for it (pinned to the
+    container, not pushed around by automargin), so a Korean title is never cut off
+    at the top; the font list names Korean fonts so Hangul does not fall back to boxes.
+    """
     fig.update_layout(
-        title={"text": title, "font": {"size": FONT_SIZE + 4}} if title else None,
+        title=(
+            {
+                "text": title,
+                "font": {"size": FONT_SIZE + 4, "family": FONT_FAMILY},
+                "x": 0.01,
+                "xanchor": "left",
+                "y": 1.0,
+                "yref": "container",
+                "yanchor": "top",
+                "pad": {"t": 14, "l": 4},
+                "automargin": False,
+            }
+            if title
+            else None
+        ),
         font={"size": FONT_SIZE, "family": FONT_FAMILY, "color": "#000000"},
         paper_bgcolor="#FFFFFF",
         plot_bgcolor="#FFFFFF",
         height=height,
-        margin={"l": 20, "r": 20, "t": 60 if title else 20, "b": 20},
+        margin={"l": 20, "r": 20, "t": TITLE_MARGIN if title else 20, "b": 20},
         showlegend=legend,
     )
     if legend:
-        fig.update_layout(legend={"orientation": "h", "y": -0.2})
+        fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"})
     axis = {
         "showline": True,
         "linecolor": "#000000",
@@ -76,6 +99,12 @@ def style(fig: go.Figure, title: str | None, height: int, *, legend: bool = Fals
     fig.update_xaxes(**axis)
     fig.update_yaxes(**axis)
     return fig
+
+
+def count_axis(axis: dict, top: float) -> dict:
+    """Axis settings for photo counts: whole-number ticks only (no "0.2 photos" on an empty chart)."""
+    step = 1 if top <= 6 else 2 if top <= 12 else None  # above that plotly's own steps are whole
+    return {**axis, "tickformat": "d", "rangemode": "tozero", **({"tick0": 0, "dtick": step} if step else {})}
 
 
 def _as_mapping(values: Mapping[str, float] | Sequence[float], classes: Sequence[str]) -> dict[str, float]:
@@ -94,11 +123,13 @@ def probability_bars(
     lang: str = DEFAULT_LANG,
     title: str | None = None,
     renamed: Mapping[str, str] | None = None,
+    decimals: int = 1,
 ) -> go.Figure:
     """One horizontal bar per class with its probability written as a percentage.
 
     ``probs`` is a mapping class id -> probability (0..1) or a sequence in
-    ``classes`` order. The most likely class gets a thick black outline.
+    ``classes`` order. The most likely class gets a thick black outline. Narrow
+    panels (the lab's side-by-side variants) pass ``decimals=0`` so "100%" fits.
     """
     p = _as_mapping(probs, classes)
     ids = ordered_classes(p)
@@ -113,7 +144,7 @@ def probability_bars(
                 "color": [class_color(c) for c in ids],
                 "line": {"color": "#000000", "width": [4 if i == top else 0 for i in range(len(ids))]},
             },
-            text=[f"{v:.1%}" for v in vals],
+            text=[f"{v:.{decimals}%}" for v in vals],
             textposition="outside",
             cliponaxis=False,
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",
@@ -169,7 +200,8 @@ def class_count_bars(
             hovertemplate="%{x}: %{y}<extra></extra>",
         )
     )
-    fig.update_yaxes(title=t("chart.count", lang), rangemode="tozero", range=[0, max(vals + [1]) * 1.25])
+    top = max(vals + [1]) * 1.25
+    fig.update_yaxes(**count_axis({"title": t("chart.count", lang), "range": [0, top]}, top))
     return style(fig, title, height=420)
 
 
@@ -186,22 +218,37 @@ def split_bars(
     ids = ordered_classes(list(dict.fromkeys([*classes, *train_counts, *test_counts])))
     names = [class_name(c, lang, renamed=renamed) for c in ids]
     fig = go.Figure()
+    below = [0] * len(ids)
     for label, counts, color, pattern in (
         (t("split.train", lang), train_counts, TRAIN_COLOR, ""),
         (t("split.test", lang), test_counts, TEST_COLOR, "x"),
     ):
+        ys = [int(counts.get(c, 0)) for c in ids]
         fig.add_bar(
             name=label,
             x=names,
-            y=[int(counts.get(c, 0)) for c in ids],
+            y=ys,
             marker={"color": color, "pattern": {"shape": pattern, "fgcolor": "#000000"}},
-            text=[int(counts.get(c, 0)) for c in ids],
-            textposition="inside",
+            hovertemplate=f"{label} · %{{x}}: %{{y}}<extra></extra>",
         )
+        # Numbers printed straight onto the hatching are unreadable: each gets a white box instead.
+        for name, y, base in zip(names, ys, below, strict=True):
+            if y:
+                fig.add_annotation(
+                    x=name,
+                    y=base + y / 2,
+                    text=str(y),
+                    showarrow=False,
+                    bgcolor="#FFFFFF",
+                    bordercolor="#000000",
+                    borderwidth=1,
+                    borderpad=2,
+                )
+        below = [b + y for b, y in zip(below, ys, strict=True)]
     fig.update_layout(barmode="stack")
-    fig.update_yaxes(title=t("chart.count", lang))
+    fig.update_yaxes(**count_axis({"title": t("chart.count", lang)}, max(below + [1])))
     style(fig, title, height=420)
-    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": 1.12, "x": 0})
+    fig.update_layout(showlegend=True, legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"})
     return fig
 
 
@@ -251,9 +298,19 @@ def confusion_heatmap(
                 showarrow=False,
                 font={"size": FONT_SIZE + 4, "color": "#FFFFFF" if share[i, j] > 0.55 else "#000000"},
             )
-    fig.update_xaxes(title=t("chart.pred", lang), side="top", showline=False)
-    fig.update_yaxes(title=t("chart.true", lang), autorange="reversed", showline=False)
-    return style(fig, title, height=140 + 90 * len(classes))
+    fig.update_xaxes(title={"text": t("chart.pred", lang), "standoff": 12}, side="top", showline=False)
+    fig.update_yaxes(
+        title={"text": t("chart.true", lang), "standoff": 16},
+        autorange="reversed",
+        showline=False,
+        ticklabelstandoff=6,
+    )
+    style(fig, title, height=140 + 90 * len(classes))
+    # Hangul is measured before its font is loaded, so automargin alone leaves the axis title on top
+    # of the longest class name: reserve room for it (a Hangul syllable is about one em wide).
+    longest = max([len(n) for n in names] + [1])
+    fig.update_layout(margin={"l": 40 + FONT_SIZE * longest + FONT_SIZE + 16})
+    return fig
 
 
 _CURVE_KEYS = {
@@ -328,8 +385,14 @@ def training_curves(
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", row=1, col=2)
     style(fig, title, height=420)
-    fig.update_annotations(font_size=FONT_SIZE)
-    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.25, "x": 0})
+    # The two subplot titles sit above the plots: without a top margin for them they are cut in half
+    # ("손실 (작을수록 좋아요)" read as "삭늘수독").
+    fig.update_annotations(font_size=FONT_SIZE, yshift=4)
+    fig.update_layout(
+        margin={"t": TITLE_MARGIN + (FONT_SIZE + 20 if title else 0)},
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.25, "x": 0, "yanchor": "top"},
+    )
     return fig
 
 
@@ -364,18 +427,36 @@ def recall_bars(
             "thickness": 3,
             "width": 12,
         }
+    names = [class_name(c, lang, renamed=renamed) for c in ids]
+    hover = "%{x}: %{y:.1%}<extra></extra>"
+    custom = None
+    if error_y is not None:
+        custom = [[lo[c], hi[c]] for c in ids]
+        hover = "%{x}: %{y:.1%}<br>" + t("chart.interval_hover", lang) + "<extra></extra>"
     fig = go.Figure(
         go.Bar(
-            x=[class_name(c, lang, renamed=renamed) for c in ids],
+            x=names,
             y=vals,
             marker={"color": [class_color(c) for c in ids], "line": {"color": "#000000", "width": 2}},
             error_y=error_y,
-            text=[f"{v:.0%}" for v in vals],
-            textposition="inside",
-            insidetextanchor="end",
-            hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+            customdata=custom,
+            hovertemplate=hover,
         )
     )
+    # The share sits at the foot of its bar in a white box: at the top the error bar ran through it.
+    for name, v in zip(names, vals, strict=True):
+        fig.add_annotation(
+            x=name,
+            y=0,
+            yanchor="bottom",
+            yshift=6,
+            text=f"{v:.0%}",
+            showarrow=False,
+            bgcolor="#FFFFFF",
+            bordercolor="#000000",
+            borderwidth=1,
+            borderpad=2,
+        )
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title=t("eval.recall", lang))
     return style(fig, title, height=420)
 
@@ -460,10 +541,23 @@ def student_class_bars(
             marker={"color": class_color(c), "line": {"color": "#FFFFFF", "width": 1}},
         )
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(title=t("chart.count", lang))
+    top = max([sum(int(v) for v in counts[s].values()) for s in students] + [1])
+    fig.update_xaxes(**count_axis({"title": t("chart.count", lang)}, top))
     fig.update_yaxes(autorange="reversed")
-    style(fig, title, height=160 + 44 * max(1, len(students)))
-    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": 1.1, "x": 0})
+    # tall enough for the legend too, which otherwise scrolls when only a few students have joined
+    style(fig, title, height=max(160 + 44 * len(students), 200 + 40 * len(fig.data)))
+    # Beside the plot, not above it: a wrapped legend above ran over the first student's bar.
+    fig.update_layout(
+        showlegend=True,
+        legend={
+            "orientation": "v",
+            "x": 1.02,
+            "xanchor": "left",
+            "y": 1,
+            "yanchor": "top",
+            "traceorder": "normal",  # lesson order, like every other chart (plotly reverses stacks)
+        },
+    )
     return fig
 
 

@@ -1014,9 +1014,13 @@ def result_png(result: ExperimentResult, lang: str = "ko", *, dpi: int = 110) ->
         ax_rec.set_title(text("lab.recall", lang))
         ax_rec.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(3, len(names)))
         fig.suptitle(
-            text(f"lab.exp.{result.config.experiment}", lang)
-            + f" · {result.config.model}"
-            + f" · {len(result.config.seeds)} seeds",
+            text(
+                "lab.png_title",
+                lang,
+                experiment=text(f"lab.exp.{result.config.experiment}", lang),
+                model=text(f"lab.model_name.{result.config.model}", lang),
+                repeats=len(result.config.seeds),
+            ),
             fontsize=15,
         )
         fig.tight_layout()

@@ -445,8 +445,8 @@ def square_crop(
 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A ``size`` square around ``box`` plus ``margin`` on every side, never stretched.
 
-    Past the photo's edges the border pixels are repeated. Returns the crop and the square's
-    box in ``rgb`` pixels (it may extend past the edges).
+    Past the photo's edges the square is filled with the photo's mean colour. Returns the crop
+    and the square's box in ``rgb`` pixels (it may extend past the edges).
     """
     import cv2
 
@@ -459,7 +459,10 @@ def square_crop(
     pad = max(0, -sx0, -sy0, sx0 + iside - w, sy0 + iside - h)
     src = rgb
     if pad:
-        src = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        # A flat fill, not repeated edge pixels: repeating the last row smeared the chin and collar
+        # into stripes under tight crops, which students saw and a model could learn from.
+        fill = tuple(int(v) for v in rgb[::4, ::4].reshape(-1, rgb.shape[2]).mean(0).round())
+        src = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=fill)
     cut = src[sy0 + pad : sy0 + pad + iside, sx0 + pad : sx0 + pad + iside]
     interp = cv2.INTER_AREA if iside > size else cv2.INTER_CUBIC
     crop = cv2.resize(cut, (size, size), interpolation=interp)

@@ -59,6 +59,13 @@ _KO: dict[str, str] = {
     "common.cancel": "취소",
     "common.saved": "저장했어요.",
     "common.working": "처리하는 중이에요…",
+    # Streamlit's own widget text, which its API does not let an app change (replaced by CSS in ui.py)
+    "widget.upload": "파일 고르기",
+    "widget.upload_limit": "파일 하나에 {mb}MB까지",
+    "widget.take_photo": "사진 찍기",
+    "widget.clear_photo": "사진 지우기",
+    "widget.camera_ask": "카메라를 쓰려면 브라우저에서 카메라 사용을 허용해 주세요.",
+    "widget.camera_how": "허용하는 방법 보기",
     # home
     "home.title": "표정 실험실에 오신 걸 환영해요!",
     "home.intro": "기쁨·슬픔·놀람·화남·무표정 다섯 가지 표정 사진을 모아 AI 모델을 직접 만들어 봐요. "
@@ -211,6 +218,7 @@ _KO: dict[str, str] = {
     "eval.probabilities": "표정별 확률",
     "eval.probability": "확률",
     "eval.recall": "맞힌 비율",
+    "eval.interval_note": "검은 선은 95% 구간이에요. 시험 사진이 더 많았다면 맞힌 비율은 대개 이 범위 안에 나와요. 시험 사진이 적을수록 선이 길어요.",
     "eval.model_pick": "평가할 모델",
     "eval.why_regions": "이 부분을 가리면 ‘{name}’ 확률이 얼마나 달라질까요?",
     "eval.why_effect": "‘{name}’ 쪽으로 민 정도",
@@ -252,9 +260,10 @@ _KO: dict[str, str] = {
     "teacher.wipe_title": "지우기",
     "teacher.wipe_confirm": "이 반의 사진과 기록을 모두 지울게요. 되돌릴 수 없어요.",
     "teacher.wipe_button": "모두 지우기",
-    "teacher.wiped": "반 데이터를 모두 지웠어요.",
+    "teacher.wiped": "반 데이터를 모두 지웠어요. 지운 사진: {n}장.",
     "teacher.retention": "사진 보관 기간 (일)",
     "teacher.retention_saved": "보관 기간을 {days}일로 정했어요.",
+    "teacher.retention_off": "사진을 기간 없이 계속 보관하도록 정했어요.",
     "teacher.counts": "학생별 표정 사진 수",
     "teacher.login_title": "내 반 열기",
     "teacher.pin": "교사 PIN",
@@ -281,6 +290,7 @@ _KO: dict[str, str] = {
     "chart.true": "정답",
     "chart.pred": "AI의 답",
     "chart.scarce": "부족해요",
+    "chart.interval_hover": "95% 구간: %{customdata[0]:.0%} ~ %{customdata[1]:.0%}",
     # reason codes: images.py and faces.py
     "reason.unreadable": "이 파일은 열 수 없어요. 다른 사진을 올려 주세요.",
     "reason.unsupported_format": "사진 파일이 아니에요. JPG나 PNG 같은 사진을 올려 주세요.",
@@ -405,6 +415,8 @@ _KO: dict[str, str] = {
     "lab.model": "모델",
     "lab.model.pieces": "데이터 조각 모델 (빠름)",
     "lab.model.cnn": "사진 CNN 모델",
+    "lab.model_name.pieces": "데이터 조각 모델",
+    "lab.model_name.cnn": "사진 CNN 모델",
     "lab.repeats": "반복 횟수 (씨앗 개수)",
     "lab.pair_only": "기쁨 · 화남 두 표정만",
     "lab.all_classes": "다른 표정도 함께 (기쁨과 같은 수)",
@@ -428,7 +440,7 @@ _KO: dict[str, str] = {
     "lab.progress": "실험하는 중… 모델 {done}/{total}개",
     "lab.saved": "결과를 저장했어요. 같은 설정과 씨앗으로 언제든 다시 만들 수 있어요.",
     "lab.past": "지난 실험 결과",
-    "lab.past_none": "(아직 없음)",
+    "lab.past_pick": "다시 볼 결과를 골라요 (저장된 결과 {n}개)",
     "lab.projector": "프로젝터 보기",
     "lab.accuracy": "정확도 (평균 ± 표준편차)",
     "lab.recall": "표정별 맞힌 비율",
@@ -441,6 +453,7 @@ _KO: dict[str, str] = {
     "lab.download_csv": "CSV로 저장",
     "lab.download_png": "그림(PNG)으로 저장",
     "lab.summary": "{experiment} · {model} · 씨앗 {repeats}개 · 시험 사진 {n_test}장 · {seconds}초",
+    "lab.png_title": "{experiment} · {model} · 씨앗 {repeats}개",
     "lab.var.n": "{n}장씩",
     "lab.var.pair": "{a}·{b} {n}장씩",
     "lab.var.none": "불균형 그대로",
@@ -500,7 +513,7 @@ _KO: dict[str, str] = {
     "k7.per_class": "감정별로 맞힌 비율",
     "k7.confusion": "무엇을 무엇으로 헷갈렸을까?",
     "k7.paper_confusion": "논문에서도 불안과 상처, 슬픔과 상처를 가장 많이 헷갈렸어요. 얼굴만 보고는 사람도 구별하기 어려운 감정들이에요.",
-    "k7.most_confused": "이 모델이 가장 많이 헷갈린 것: 진짜 {true} → {pred}로 답함 ({n}장)",
+    "k7.most_confused": "이 모델이 가장 많이 헷갈린 것: 진짜 {true} → {pred}(으)로 답함 ({n}장)",
     "k7.paper_title": "얼굴 자르기가 얼마나 중요할까? (논문과 비교)",
     "k7.paper_caption": "논문의 숫자는 진짜 AI Hub 사진 49,000장으로 잰 정확도(%)예요. '우리 모델' 칸은 지금 불러온 모델의 결과예요.",
     "k7.col.preprocessing": "전처리",
@@ -566,6 +579,13 @@ _EN: dict[str, str] = {
     "common.cancel": "Cancel",
     "common.saved": "Saved.",
     "common.working": "Working on it…",
+    # Streamlit's own widget text, which its API does not let an app change (replaced by CSS in ui.py)
+    "widget.upload": "Upload",
+    "widget.upload_limit": "{mb}MB per file",
+    "widget.take_photo": "Take photo",
+    "widget.clear_photo": "Clear photo",
+    "widget.camera_ask": "To use the camera, allow it in your browser.",
+    "widget.camera_how": "How to allow it",
     "home.title": "Welcome to Expression Lab!",
     "home.intro": "Collect photos of five expressions (joy, sadness, surprise, anger, neutral) and build an "
     "AI model yourself. You will gather photos, give them labels, train a model and test it on new photos.",
@@ -712,6 +732,7 @@ _EN: dict[str, str] = {
     "eval.probabilities": "Probability per expression",
     "eval.probability": "Probability",
     "eval.recall": "Share correct",
+    "eval.interval_note": "The black lines are 95% intervals: with many more test photos the share correct would usually land inside them. Fewer test photos make them longer.",
     "eval.model_pick": "Model to evaluate",
     "eval.why_regions": "How much does ‘{name}’ change when this part is hidden?",
     "eval.why_effect": "Push towards ‘{name}’",
@@ -752,9 +773,10 @@ _EN: dict[str, str] = {
     "teacher.wipe_title": "Delete",
     "teacher.wipe_confirm": "This deletes every photo and record of this class. It cannot be undone.",
     "teacher.wipe_button": "Delete everything",
-    "teacher.wiped": "All class data was deleted.",
+    "teacher.wiped": "All class data was deleted: {n} photos.",
     "teacher.retention": "Keep photos for (days)",
     "teacher.retention_saved": "Photos are now kept for {days} days.",
+    "teacher.retention_off": "Photos are now kept with no time limit.",
     "teacher.counts": "Photos per student and expression",
     "teacher.login_title": "Open my class",
     "teacher.pin": "Teacher PIN",
@@ -780,6 +802,7 @@ _EN: dict[str, str] = {
     "chart.true": "True",
     "chart.pred": "AI's answer",
     "chart.scarce": "too few",
+    "chart.interval_hover": "95% interval: %{customdata[0]:.0%} to %{customdata[1]:.0%}",
     "reason.unreadable": "This file cannot be opened. Please upload another photo.",
     "reason.unsupported_format": "This is not a photo. Please upload a picture such as JPG or PNG.",
     "reason.too_large": "The file is too big. Please upload a smaller photo.",
@@ -899,6 +922,8 @@ _EN: dict[str, str] = {
     "lab.model": "Model",
     "lab.model.pieces": "Data-pieces model (fast)",
     "lab.model.cnn": "Photo CNN model",
+    "lab.model_name.pieces": "Data-pieces model",
+    "lab.model_name.cnn": "Photo CNN model",
     "lab.repeats": "Repeats (number of seeds)",
     "lab.pair_only": "Only joy and anger",
     "lab.all_classes": "Other expressions too (as many as joy)",
@@ -922,7 +947,7 @@ _EN: dict[str, str] = {
     "lab.progress": "Experimenting… model {done}/{total}",
     "lab.saved": "Result saved. The same settings and seeds will always give it again.",
     "lab.past": "Earlier results",
-    "lab.past_none": "(none yet)",
+    "lab.past_pick": "Pick one to show again ({n} saved)",
     "lab.projector": "Projector view",
     "lab.accuracy": "Accuracy (mean ± sd)",
     "lab.recall": "Share found per expression",
@@ -935,6 +960,7 @@ _EN: dict[str, str] = {
     "lab.download_csv": "Save as CSV",
     "lab.download_png": "Save as picture (PNG)",
     "lab.summary": "{experiment} · {model} · {repeats} seeds · {n_test} test photos · {seconds} s",
+    "lab.png_title": "{experiment} · {model} · {repeats} seeds",
     "lab.var.n": "{n} each",
     "lab.var.pair": "{a}/{b} {n} each",
     "lab.var.none": "left imbalanced",
@@ -1046,13 +1072,71 @@ def _check_lang(lang: str) -> str:
     return lang
 
 
+#: Korean particles written in both forms in the strings; which one fits depends on the word before
+#: it (a class name a teacher may have renamed), so it is chosen after the placeholders are filled.
+#: Value: (after a final consonant, after a vowel).
+_JOSA: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "(으)로": ("으로", "로"),
+        "이(가)": ("이", "가"),
+        "을(를)": ("을", "를"),
+        "은(는)": ("은", "는"),
+        "과(와)": ("과", "와"),
+        "(이)라": ("이라", "라"),
+    }
+)
+_JOSA_RE = re.compile("|".join(re.escape(k) for k in _JOSA))
+#: Closing quotes and Markdown marks between a word and its particle (‘중립’으로, **중립**으로).
+_CLOSERS = "’'\"”)]}*_`」』》〉"
+_RIEUL = 8  # jongseong index of ㄹ, which takes 로 rather than 으로
+#: How the digits are read (영 일 이 삼 사 오 육 칠 팔 구): their final consonant's jongseong index.
+_DIGIT_FINAL = {"0": 21, "1": 8, "2": 0, "3": 16, "4": 0, "5": 0, "6": 1, "7": 8, "8": 8, "9": 0}
+
+
+def _final_consonant(word: str) -> int | None:
+    """Jongseong index (0 = ends in a vowel) of the word's last syllable; None when it is not Korean."""
+    word = word.rstrip(_CLOSERS + " ")
+    if not word:
+        return None
+    last = word[-1]
+    if "가" <= last <= "힣":
+        return (ord(last) - 0xAC00) % 28
+    return _DIGIT_FINAL.get(last)
+
+
+def josa(word: str, particle: str) -> str:
+    """``word`` followed by the right form of ``particle`` (one of the keys of ``_JOSA``, e.g. "(으)로").
+
+    A word whose sound cannot be told from its spelling (an English name) keeps the
+    two-form particle, as Korean writing does.
+    """
+    return word + _particle(word, particle)
+
+
+def _particle(before: str, particle: str) -> str:
+    final = _final_consonant(before)
+    if final is None:
+        return particle
+    with_consonant, with_vowel = _JOSA[particle]
+    if particle == "(으)로" and final == _RIEUL:
+        return with_vowel
+    return with_consonant if final else with_vowel
+
+
+def _resolve_josa(text: str) -> str:
+    return _JOSA_RE.sub(lambda m: _particle(text[: m.start()], m.group()), text)
+
+
 def t(key: str, lang: str = DEFAULT_LANG, **fmt: object) -> str:
     """The UI string ``key`` in ``lang``, with ``{placeholders}`` filled from ``fmt``.
 
-    Raises ``KeyError`` for an unknown key so a typo fails in tests, not in class.
+    Korean particles written as ``(으)로``, ``이(가)``, ``을(를)``… take the form that fits
+    the word in front of them. Raises ``KeyError`` for an unknown key so a typo fails in
+    tests, not in class.
     """
     text = STRINGS[_check_lang(lang)][key]
-    return text.format(**fmt) if fmt else text
+    text = text.format(**fmt) if fmt else text
+    return _resolve_josa(text) if lang == "ko" else text
 
 
 def has_key(key: str) -> bool:

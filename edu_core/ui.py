@@ -8,6 +8,7 @@ in the other edu_core modules; pages stay thin by calling these helpers.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import threading
@@ -121,8 +122,45 @@ def store() -> Any:
         st.stop()
 
 
+_SWAP = "font-size: 0 !important;"  # hides Streamlit's own text; ::before/::after bring ours back
+_OWN = "font-size: 1rem; content: "
+
+
+def widget_text_css(lg: str) -> str:
+    """CSS that puts the app's words on Streamlit's file uploader and camera, in ``lg``.
+
+    Streamlit 1.67 hard-codes "Upload", "25MB per file", "Take Photo", "Clear photo" and the
+    camera permission prompt in English and offers no parameter for them, so a Korean class saw
+    English there. The selectors are Streamlit's own test ids (pinned version); the file type
+    list after the size limit is dropped, the uploader's label already says what to upload.
+    """
+    from streamlit import config
+
+    def text(key: str, **fmt: object) -> str:
+        return json.dumps(i18n.t(key, lg, **fmt), ensure_ascii=False)
+
+    drop, cam = '[data-testid="stFileUploaderDropzone"]', '[data-testid="stCameraInput"]'
+    button = f"{drop} button [data-testid='stMarkdownContainer'] p"
+    limit = '[data-testid="stFileUploaderDropzoneInstructions"] span'
+    shoot = '[data-testid="stCameraInputButton"]'
+    ask = '[data-testid="stCameraInputWebcamComponent"] p'
+    mb = config.get_option("server.maxUploadSize")
+    return "".join(
+        [
+            f"{button}, {limit}, {shoot}, {ask}, {ask} a {{{_SWAP}}}",
+            f"{button}::after {{{_OWN}{text('widget.upload')}}}",
+            f"{limit}::after {{font-size: 0.875rem; content: {text('widget.upload_limit', mb=mb)}}}",
+            f"{shoot}::after {{{_OWN}{text('widget.take_photo')}}}",
+            f"{cam}:has(img) {shoot}::after {{content: {text('widget.clear_photo')}}}",
+            f"{ask}::before {{{_OWN}{text('widget.camera_ask')}; display: block}}",
+            f"{ask} a::after {{{_OWN}{text('widget.camera_how')}}}",
+        ]
+    )
+
+
 def run_page(nav: Any) -> None:
     """Run the chosen page; a store error the page did not expect still ends as one sentence."""
+    st.html(f"<style>{widget_text_css(lang())}</style>")
     try:
         nav.run()
     except EduError as exc:
@@ -528,7 +566,7 @@ def rejected_list(sid: int, records: list) -> None:
             st.markdown(f"**{r.filename}**")
             st.warning(i18n.reason_message(r.reason or "error", lang()), icon="⚠️")
         with button_col:
-            if st.button(tr("collect.skip"), key=f"skip_{r.id}", use_container_width=True):
+            if st.button(tr("collect.skip"), key=f"skip_{r.id}", width="stretch"):
                 store().delete_image(sid, r.id)
                 st.toast(tr("collect.skipped", name=r.filename))
                 st.rerun()
@@ -585,9 +623,9 @@ def label_grid(sid: int, records: list, *, target: str | None, key: str, per_row
     for start in range(0, len(shown), per_row):
         for col, r in zip(st.columns(per_row), shown[start : start + per_row], strict=False):
             with col:
-                st.image(_crop_thumb(sid, r.id, r.crop_sha), use_container_width=True)
+                st.image(_crop_thumb(sid, r.id, r.crop_sha), width="stretch")
                 if r.label != target and st.button(
-                    f"→ {label_display(target)}", key=f"{key}_{r.id}", use_container_width=True
+                    f"→ {label_display(target)}", key=f"{key}_{r.id}", width="stretch"
                 ):
                     store().set_label(sid, r.id, target)
                     st.rerun()
@@ -810,7 +848,7 @@ def training_monitor(viewer: Any) -> None:
             st.progress(job.progress, text=tr("train.running", epoch=epoch, epochs=job.total_epochs))
             fig = figure(charts.training_curves, job.history, lang=lang(), total_epochs=job.total_epochs)
             st.plotly_chart(
-                fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="live_curves"
+                fig, width="stretch", config={"displayModeBar": False}, theme=None, key="live_curves"
             )
         if st.button(tr("train.cancel"), icon="⏹️", key="cancel_training"):
             job.cancel()
@@ -859,9 +897,7 @@ def training_result(viewer: Any) -> None:
     elif summary.get("code"):
         show_error(summary["code"])
     fig = figure(charts.training_curves, history, lang=lang())
-    st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="final_curves"
-    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="final_curves")
 
 
 # --- evaluation and trying the model ------------------------------------------------------------
@@ -895,9 +931,8 @@ def recall_chart(metrics: dict[str, Any], classes: list[str]) -> None:
     fig = figure(
         charts.recall_bars, recall, low=low, high=high, classes=classes, lang=lang(), renamed=renamed()
     )
-    st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="recall_chart"
-    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="recall_chart")
+    st.caption(tr("eval.interval_note"))
 
 
 def confusion_explorer(viewer: Any, metrics: dict[str, Any], classes: list[str]) -> None:
@@ -909,7 +944,7 @@ def confusion_explorer(viewer: Any, metrics: dict[str, Any], classes: list[str])
         return
     fig = charts.confusion_heatmap(matrix, classes=classes, lang=lang(), renamed=renamed())
     event = st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, on_select="rerun",
+        fig, width="stretch", config={"displayModeBar": False}, theme=None, on_select="rerun",
         selection_mode="points", key="confusion_chart",
     )  # fmt: skip
     names = {class_name(c): i for i, c in enumerate(classes)}
@@ -989,9 +1024,7 @@ def show_prediction(pred: Any) -> None:
         renamed=renamed(),
         title=tr("eval.probabilities"),
     )
-    st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="try_bars"
-    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="try_bars")
     if pred.face is not None and pred.face.crop is not None and pred.face.landmarks is not None:
         st.image(charts.draw_pieces(pred.face.crop, pred.face.landmarks, scale=1), width=256)
 
@@ -1050,9 +1083,7 @@ def show_why(model: Any, pred: Any) -> None:
     strongest = max(effects, key=effects.__getitem__)
     st.info(tr("eval.why_top", name=class_name(top), piece=names[strongest]), icon="🔎")
     fig = charts.effect_bars(effects, names=names, axis_title=tr("eval.why_effect", name=class_name(top)))
-    st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="why_bars"
-    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="why_bars")
 
 
 # --- teacher ------------------------------------------------------------------------------------
@@ -1118,6 +1149,7 @@ def teacher_gate() -> Any:
             classes,
             format_func=lambda c: f"{c.name} ({c.join_code})",
             key="login_class",
+            placeholder=tr("teacher.no_classes") if not classes else None,  # else Streamlit's English
         )
         st.text_input(tr("teacher.pin"), type="password", key="login_pin", max_chars=32)
         st.form_submit_button(tr("teacher.login_button"), on_click=_login, disabled=not classes)
@@ -1191,9 +1223,7 @@ def class_overview(session: Any) -> None:
     fig = charts.class_count_bars(
         summary["counts"], classes=classes, lang=lang(), renamed=renamed(), title=tr("teacher.class_counts")
     )
-    st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="class_counts"
-    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="class_counts")
     sharing = [s for s in db.students(session) if s.pool_consent]
     st.caption(tr("teacher.sharing_only"))
     if not sharing:
@@ -1205,9 +1235,7 @@ def class_overview(session: Any) -> None:
     fig = charts.student_class_bars(
         per_student, classes=classes, lang=lang(), renamed=renamed(), title=tr("teacher.counts")
     )
-    st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="student_counts"
-    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="student_counts")
     need = 5 * len(classes)
     stuck = [name for name, counts in per_student.items() if sum(counts.values()) < need]
     if stuck:
@@ -1561,9 +1589,11 @@ def five_class_try(data: bytes) -> None:
 # --- experiment lab page (views/lab.py) ---------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False)
 def _fixed_class_name() -> Callable[[str], str]:
-    """``class_name`` bound to this run's language: widgets call format functions outside the run."""
+    """``class_name`` bound to this run's language: widgets call format functions outside the run.
+
+    Built anew on every run: a cached one would keep the first visitor's language for everybody.
+    """
     lg, names = lang(), renamed()
     return lambda class_id: i18n.class_name(class_id, lg, renamed=names)
 
@@ -1689,7 +1719,9 @@ def _lab_variant_panel(v: ex.VariantResult, png: dict) -> None:
     if v.probe() is not None:
         probs = {c: m["mean"] for c, m in v.probe().items()}
         st.caption(tr("lab.probe_chart"))
-        bars = charts.probability_bars(probs, lang=lang(), classes=v.variant.classes, renamed=renamed())
+        bars = charts.probability_bars(
+            probs, lang=lang(), classes=v.variant.classes, renamed=renamed(), decimals=0
+        )
         st.plotly_chart(bars, config=png, key=f"lab_probe_{v.variant.key}")
     st.caption(tr("lab.confusion"))
     matrix = charts.confusion_heatmap(
@@ -1705,7 +1737,7 @@ def lab_show(result: ex.ExperimentResult) -> None:
         tr(
             "lab.summary",
             experiment=tr(f"lab.exp.{s['experiment']}"),
-            model=s["model"],
+            model=tr(f"lab.model_name.{s['model']}"),
             repeats=s["repeats"],
             n_test=s["n_test"],
             seconds=round(s["seconds"], 1),
@@ -1716,7 +1748,9 @@ def lab_show(result: ex.ExperimentResult) -> None:
     st.plotly_chart(ex.recall_figure(result, lang()), config=png, key="lab_rec")
     if result.config.experiment == "groups":
         st.plotly_chart(ex.groups_figure(result, lang()), config=png, key="lab_groups")
-    per_row = min(3, len(result.variants))  # wider panels than that stop being readable on a projector
+    # Three panels a row only for exactly three variants: with five, rows of three squeezed the
+    # confusion tables until their labels were cut off.
+    per_row = 3 if len(result.variants) == 3 else min(2, len(result.variants))
     for start in range(0, len(result.variants), per_row):
         for col, v in zip(st.columns(per_row), result.variants[start : start + per_row], strict=False):
             with col:

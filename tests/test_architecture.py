@@ -28,13 +28,23 @@ def test_edu_core_never_imports_streamlit_except_the_ui_adapter():
     assert offenders == []
 
 
+def test_no_deprecated_streamlit_width_argument():
+    # Streamlit 1.67 logs a deprecation warning for every use_container_width call, thousands per
+    # lesson in the server terminal; width="stretch" / "content" is the current spelling.
+    sources = [
+        ROOT / "app.py",
+        *sorted((ROOT / "views").glob("*.py")),
+        *sorted((ROOT / "edu_core").glob("*.py")),
+    ]
+    offenders = [p.name for p in sources if "use_container_width" in p.read_text(encoding="utf-8")]
+    assert offenders == []
+
+
 def test_edu_core_has_no_network_clients():
     # Photos never leave the machine: no network client library is imported anywhere in the core.
     # (ui.py reads this computer's own interface address for the join link; see the next test.)
     banned = {"requests", "urllib3", "httpx", "aiohttp", "http", "ftplib", "smtplib", "socket"}
-    offenders = {
-        p.name: _imports(p) & banned for p in (ROOT / "edu_core").glob("*.py") if p.name != "ui.py"
-    }
+    offenders = {p.name: _imports(p) & banned for p in (ROOT / "edu_core").glob("*.py") if p.name != "ui.py"}
     assert {k: v for k, v in offenders.items() if v} == {}
     assert _imports(ROOT / "edu_core" / "ui.py") & (banned - {"socket"}) == set()
 

@@ -150,3 +150,65 @@ def test_cli_writes_offline_html(tmp_path, capsys):
     assert "<script src=" not in html  # plotly.js is embedded: works with no internet
     assert len(html) > 1_000_000
     assert "54.2%" in html
+
+
+# --- readable on a projector, Korean included (issue 15: what a class met in a whole lesson) ---------
+
+
+def test_titles_have_room_and_a_korean_font():
+    fig = charts.probability_bars([0.2] * 5, title="손실 (작을수록 좋아요)")
+    assert fig.layout.margin.t >= 70 and fig.layout.title.automargin is False
+    assert fig.layout.title.yref == "container" and fig.layout.title.yanchor == "top"
+    assert "Noto Sans KR" in fig.layout.font.family and fig.layout.font.family.endswith("sans-serif")
+    # the two subplot titles ("손실 (작을수록 좋아요)") were cut in half by a 20 px top margin
+    curves = charts.training_curves([{"epoch": 1, "loss": 1.0, "acc": 0.5}])
+    assert curves.layout.margin.t >= 60
+    assert all(a.yanchor == "bottom" for a in curves.layout.annotations)
+
+
+def test_split_counts_are_written_in_white_boxes_not_on_the_hatching():
+    fig = charts.split_bars({"joy": 16, "sadness": 16}, {"joy": 4, "sadness": 4})
+    assert all(d.text is None for d in fig.data)
+    boxes = [a for a in fig.layout.annotations if a.bgcolor == "#FFFFFF"]
+    assert sorted(a.text for a in boxes) == ["16", "16", "4", "4"]
+    test_box = next(a for a in boxes if a.text == "4" and a.x == LESSON_NAMES[0])
+    assert test_box.y == pytest.approx(16 + 4 / 2)  # in the middle of the test-photo segment
+    assert fig.layout.legend.y >= 1 and fig.layout.legend.yanchor == "bottom"  # above, not on the bars
+
+
+def test_recall_labels_stay_clear_of_the_error_bars_which_are_explained():
+    fig = charts.recall_bars(
+        [0.75, 0.5, 0.6, 0.7, 1.0], low=[0.41, 0.3, 0.5, 0.6, 0.9], high=[0.93, 0.7, 0.7, 0.8, 1.0]
+    )
+    bar = fig.data[0]
+    assert bar.text is None  # not at the top of the bar, where the error bar runs
+    labels = {a.x: a for a in fig.layout.annotations}
+    assert labels[LESSON_NAMES[0]].text == "75%" and labels[LESSON_NAMES[0]].y == 0
+    assert labels[LESSON_NAMES[0]].bgcolor == "#FFFFFF"
+    assert "95%" in bar.hovertemplate and list(bar.customdata[0]) == pytest.approx([0.41, 0.93])
+
+
+def test_confusion_axis_title_has_room_beside_the_class_names():
+    fig = charts.confusion_heatmap(np.eye(5))
+    assert fig.layout.yaxis.title.text == "정답" and fig.layout.yaxis.title.standoff >= 12
+    assert fig.layout.margin.l >= 40 + charts.FONT_SIZE * 2 + charts.FONT_SIZE  # two-syllable names
+
+
+def test_student_legend_sits_beside_the_bars():
+    fig = charts.student_class_bars({"토끼": {"joy": 3}, "곰": {"anger": 2}})
+    assert fig.layout.legend.x > 1 and fig.layout.legend.orientation == "v"
+    assert fig.layout.legend.traceorder == "normal"  # lesson order, not plotly's reversed stack order
+    assert fig.layout.height >= 200 + 40 * 5  # the five-class legend fits without a scrollbar
+
+
+def test_empty_count_charts_tick_whole_photos():
+    fig = charts.class_count_bars({})
+    assert fig.layout.yaxis.tickformat == "d" and fig.layout.yaxis.dtick == 1
+    fig = charts.class_count_bars({"joy": 400})
+    assert fig.layout.yaxis.tickformat == "d" and fig.layout.yaxis.dtick is None  # plotly's steps
+    assert charts.split_bars({}, {}).layout.yaxis.dtick == 1
+
+
+def test_probability_bars_for_narrow_panels_drop_the_decimals():
+    fig = charts.probability_bars([1.0, 0, 0, 0, 0], decimals=0)
+    assert list(fig.data[0].text) == ["100%", "0%", "0%", "0%", "0%"]

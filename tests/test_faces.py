@@ -38,6 +38,22 @@ def test_crop_is_square_with_margin(landmarker):
     assert cx0 < x0 and cy0 < y0 and cx1 > x1 and cy1 > y1
 
 
+def test_crop_past_the_photo_edge_is_filled_flat_not_smeared():
+    from edu_core.faces import square_crop
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 90, (200, 160, 3), dtype=np.uint8)
+    rgb[-3:] = (250, 20, 20)  # a bright collar on the bottom rows, the rows edge replication smeared
+    crop, (sx0, sy0, sx1, sy1) = square_crop(rgb, (40, 120, 120, 200), 0.25, 100)
+    assert sy1 > 200  # the square reaches past the bottom of the photo
+    fill = rgb[::4, ::4].reshape(-1, 3).mean(0).round()
+    outside = crop[int(np.ceil((200 - sy0) * 100 / (sy1 - sy0))) + 2 :]  # rows below the photo
+    assert len(outside) >= 10
+    assert np.array_equal(outside.reshape(-1, 3).min(0), outside.reshape(-1, 3).max(0))  # one flat colour
+    assert np.abs(outside[0, 0].astype(float) - fill).max() <= 1  # the photo's mean colour
+    assert outside[..., 0].mean() < 120  # no red band from the collar
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_every_exif_orientation_gives_the_same_crop(landmarker, orientation):
     ref = extract(fv.with_orientation(1), landmarker=landmarker)

@@ -85,6 +85,39 @@ def test_formatting_and_class_names():
     assert i18n.class_name("anger", "ko", renamed={"anger": "짜증"}) == "짜증"
 
 
+@pytest.mark.parametrize(
+    ("word", "ro", "ga", "reul", "neun"),
+    [
+        ("중립", "중립으로", "중립이", "중립을", "중립은"),
+        ("당황", "당황으로", "당황이", "당황을", "당황은"),
+        ("분노", "분노로", "분노가", "분노를", "분노는"),
+        ("하늘", "하늘로", "하늘이", "하늘을", "하늘은"),  # ㄹ-final takes 로, not 으로
+        ("‘기쁨’", "‘기쁨’으로", "‘기쁨’이", "‘기쁨’을", "‘기쁨’은"),
+        ("**슬픔**", "**슬픔**으로", "**슬픔**이", "**슬픔**을", "**슬픔**은"),
+        ("3", "3으로", "3이", "3을", "3은"),
+        ("Joy", "Joy(으)로", "Joy이(가)", "Joy을(를)", "Joy은(는)"),  # cannot tell: both forms stay
+    ],
+)
+def test_josa_follows_the_final_consonant(word, ro, ga, reul, neun):
+    assert [i18n.josa(word, p) for p in ("(으)로", "이(가)", "을(를)", "은(는)")] == [ro, ga, reul, neun]
+
+
+def test_particles_after_class_names_fit_the_name_even_when_renamed():
+    assert "당황으로 답함" in i18n.t("k7.most_confused", true="중립", pred="당황", n=3)
+    assert "분노로 답함" in i18n.t("k7.most_confused", true="중립", pred="분노", n=3)
+    renamed = i18n.class_name("anger", "ko", renamed={"anger": "짜증"})
+    assert i18n.t("label.moved", n=2, name=renamed) == "2장을 ‘짜증’으로 옮겼어요."
+    assert i18n.t("eval.relabel", name="토끼") == "이름표를 ‘토끼’로 바꾸기"
+    assert i18n.t("label.moved", "en", n=2, name="Joy") == "Moved 2 photos to ‘Joy’."
+
+
+def test_no_korean_string_glues_a_fixed_particle_to_a_placeholder():
+    # "{pred}로" reads "중립로" for a consonant-final name: such particles must be written "(으)로".
+    glued = re.compile(r"\}[’”*]*(으로|로|이|가|을|를|은|는|와|과)(?![\uac00-\ud7a3])")
+    bad = {k: v for k, v in i18n.STRINGS["ko"].items() if glued.search(v)}
+    assert bad == {}
+
+
 def test_blendshape_names_cover_all_52():
     names = [
         "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",

@@ -52,12 +52,45 @@ def test_runs_an_experiment_and_shows_variants_side_by_side(student):
     assert len(at.get("download_button")) == 2
 
 
+def test_results_live_in_one_slot_that_a_new_run_empties_first(student):
+    # Streamlit greys out, but keeps, whatever the last run drew below the point a new run is at: the
+    # results must all sit in one placeholder that the page re-creates before the run starts.
+    def inside(node, kind):
+        return node.get(kind) if hasattr(node, "children") else [node] if node.type == kind else []
+
+    at = _run_pair_experiment(_page())
+    top = list(at.main.children.values())
+    holders = [i for i, node in enumerate(top) if inside(node, "plotly_chart")]
+    assert len(holders) == 1 and len(inside(top[holders[0]], "plotly_chart")) == 6
+    assert not inside(top[holders[0]], "button")  # the controls (and their progress bar) are elsewhere
+    at.button(key="lab_run").click().run()
+    again = list(at.main.children.values())
+    assert [i for i, node in enumerate(again) if inside(node, "plotly_chart")] == holders  # the same slot
+
+
 def test_result_is_stored_for_a_student_and_offered_again(student):
     db, kid = student
     at = _run_pair_experiment(_page(s=kid.resume_code))
     [(run_id, stored)] = ex.list_results(db, kid.id)
     assert stored.summary() == at.session_state["lab_result"].summary()
-    assert at.selectbox(key="lab_past") is not None  # earlier results can be brought back
+    past = at.selectbox(key="lab_past")  # earlier results can be brought back
+    assert past.value is None and past.proto.placeholder == ex.text("lab.past_pick", "ko", n=1)
+    model = ex.text("lab.model_name.pieces", "ko")
+    assert past.options == [f"#{run_id} · {ex.text('lab.exp.size', 'ko')} · {model}"]
+    assert model in at.subheader[0].value and "pieces" not in at.subheader[0].value
+
+
+def test_probe_picker_names_classes_in_each_visitors_language(student):
+    from edu_core.i18n import class_name
+    from edu_core.labels import LESSON_CLASSES
+
+    for lang in ("ko", "en"):  # one server: the Korean visitor's names must not stick for the next one
+        at = _page()
+        at.session_state["lang"] = lang
+        at.run()
+        assert not at.exception, at.exception
+        shown = {o.split(" · ")[0] for o in at.selectbox(key="lab_probe_size").options}
+        assert shown <= {class_name(c, lang) for c in LESSON_CLASSES}, (lang, shown)
 
 
 def test_projector_view_hides_the_settings(student):

@@ -161,6 +161,7 @@ def test_train_then_evaluate_then_try_it(lab):
     ev = _open("views/evaluate.py", s=student.resume_code)
     assert not ev.exception
     assert ev.metric[0].value == f"{run.metrics['accuracy']:.0%}"
+    assert t("eval.interval_note") in [c.value for c in ev.caption]  # the 95% error bars are explained
     ev.file_uploader(key="try_upload").set_value(("new.jpg", fv.to_jpeg(fv.astronaut()), "image/jpeg"))
     ev.run()
     assert not ev.exception

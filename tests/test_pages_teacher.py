@@ -30,6 +30,7 @@ def test_create_class_opens_teacher_mode_with_join_code_and_qr(data_dir):
 
     at = _teacher_page()
     assert not at.exception
+    assert at.selectbox(key="login_class").proto.placeholder == t("teacher.no_classes")  # not "No options"
     at.text_input(key="new_class_name").input("5학년 3반")
     at.text_input(key="new_pin").input("7777")
     at.button[0].click().run()  # the create form's submit button
@@ -91,8 +92,17 @@ def test_overview_pool_and_wipe(data_dir):
     assert t("teacher.pool", n=1) in shown
     assert not any(b.label == t("teacher.train_class") for b in at.button)  # nothing pooled and split yet
 
+    # the retention button names what it does; "saved" appears only once something was saved
+    assert at.button(key="save_retention").label == t("teacher.retention_button")
+    assert not [s for s in at.success if s.value == t("common.saved")]
+    at.number_input(key="retention_days").set_value(30).run()
+    at.button(key="save_retention").click().run()
+    assert t("teacher.retention_saved", days=30) in [s.value for s in at.success]
+    assert db.get_class(klass.id).retention_days == 30
+
     at.checkbox(key="wipe_ok").check().run()
     next(b for b in at.button if b.label == t("teacher.wipe_button")).click().run()
     assert not at.exception
     assert db.list_images(sharer.id) == [] and db.list_images(private.id) == []
+    assert t("teacher.wiped", n=2) in [s.value for s in at.success]  # a sentence, not a bare "(2)"
     assert db.get_class(klass.id).name == "6-1"  # the class itself stays for the next lesson

@@ -54,7 +54,7 @@ try:
         st.info(ui.tr("collect.samples_info"), icon="🧪")
         col20, col60 = st.columns(2)
         for col, n in ((col20, 20), (col60, 60)):
-            if col.button(ui.tr(f"collect.samples_{n}"), key=f"samples_{n}", use_container_width=True):
+            if col.button(ui.tr(f"collect.samples_{n}"), key=f"samples_{n}", width="stretch"):
                 report = ui.load_samples(sid, n)
                 st.session_state["collect_done"] = ui.tr("collect.samples_added", n=len(report.image_ids))
                 st.rerun()

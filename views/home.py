@@ -39,7 +39,7 @@ if sid is None:
             max_chars=12,
         )
         nickname = st.text_input(ui.tr("home.nickname"), help=ui.tr("home.nickname_help"), max_chars=20)
-        if st.form_submit_button(ui.tr("home.join_button"), type="primary", use_container_width=True):
+        if st.form_submit_button(ui.tr("home.join_button"), type="primary", width="stretch"):
             if not code.strip() or not nickname.strip():
                 st.warning(ui.tr("home.need_code") if not code.strip() else ui.tr("home.need_nickname"))
             else:
@@ -51,7 +51,7 @@ if sid is None:
     with resume_col, st.form("resume"):
         st.subheader(ui.tr("home.resume_title"))
         resume = st.text_input(ui.tr("home.resume_code"), max_chars=12)
-        if st.form_submit_button(ui.tr("home.resume_button"), use_container_width=True):
+        if st.form_submit_button(ui.tr("home.resume_button"), width="stretch"):
             try:
                 ui.remember_student(ui.resume_student(resume))
                 st.rerun()

@@ -22,9 +22,13 @@ chart_col, note_col = st.columns([3, 2], gap="large")
 with chart_col:
     fig = ui.figure(
         charts.class_count_bars,
-        counts, classes=classes, lang=ui.lang(), renamed=ui.renamed(), title=ui.tr("label.counts")
+        counts,
+        classes=classes,
+        lang=ui.lang(),
+        renamed=ui.renamed(),
+        title=ui.tr("label.counts"),
     )
-    st.plotly_chart(fig, use_container_width=True, config={"displayModeBar": False}, theme=None)
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None)
 with note_col:
     ui.balance_message(counts)
     unlabelled = sum(r.label is None for r in records)

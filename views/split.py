@@ -20,8 +20,8 @@ ratio = st.slider(ui.tr("split.ratio"), min_value=50, max_value=95, value=80, st
 by_person = st.checkbox(ui.tr("split.by_person"), help=ui.tr("split.by_person_help"), key="split_by_person")
 st.session_state.setdefault("split_seed", 0)
 split_col, shuffle_col = st.columns(2)
-again = shuffle_col.button(ui.tr("split.seed"), icon="🔀", use_container_width=True)
-if split_col.button(ui.tr("split.button"), type="primary", icon="✂️", use_container_width=True) or again:
+again = shuffle_col.button(ui.tr("split.seed"), icon="🔀", width="stretch")
+if split_col.button(ui.tr("split.button"), type="primary", icon="✂️", width="stretch") or again:
     st.session_state.split_seed += int(again)
     try:
         db.make_split(sid, test_ratio=1 - ratio / 100, seed=st.session_state.split_seed, by_person=by_person)
@@ -47,7 +47,7 @@ fig = ui.figure(
     renamed=ui.renamed(),
     title=ui.tr("split.chart"),
 )
-st.plotly_chart(fig, use_container_width=True, config={"displayModeBar": False}, theme=None)
+st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None)
 st.subheader(f"{ui.tr('split.test')} ({len(test)})")
 ui.face_gallery(sid, test, show_box=False, key="test_gallery")
 st.page_link("views/train.py", label=ui.tr("common.next", page=ui.tr("nav.train")), icon="➡️")

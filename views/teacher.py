@@ -72,15 +72,22 @@ with files_tab:
             ui.show_error(exc)
 with wipe_tab:
     days = st.number_input(
-        ui.tr("teacher.retention"), 0, 3650, klass.retention_days or 0, help=ui.tr("teacher.retention_keep")
+        ui.tr("teacher.retention"),
+        0,
+        3650,
+        klass.retention_days or 0,
+        help=ui.tr("teacher.retention_keep"),
+        key="retention_days",
     )
-    if st.button(ui.tr("common.saved").rstrip("."), key="save_retention") and days != (
+    if st.button(ui.tr("teacher.retention_button"), key="save_retention") and days != (
         klass.retention_days or 0
     ):
         db.set_retention(session, int(days) or None)
-        st.success(ui.tr("teacher.retention_saved", days=int(days)))
+        st.success(
+            ui.tr("teacher.retention_saved", days=int(days)) if days else ui.tr("teacher.retention_off")
+        )
     st.warning(ui.tr("teacher.wipe_confirm"), icon="⚠️")
     if st.checkbox(ui.tr("teacher.wipe_check"), key="wipe_ok") and st.button(
         ui.tr("teacher.wipe_button"), type="primary", icon="🗑️"
     ):
-        st.success(ui.tr("teacher.wiped") + f" ({db.wipe_class(session, keep_class=True)})")
+        st.success(ui.tr("teacher.wiped", n=db.wipe_class(session, keep_class=True)))

@@ -36,7 +36,7 @@ if st.toggle(ui.tr("train.advanced"), key="train_advanced"):
 
 job = ui.latest_job(sid)
 busy = job is not None and job.state in ("queued", "running")
-if st.button(ui.tr("train.start"), type="primary", icon="🏋️", disabled=busy, use_container_width=True):
+if st.button(ui.tr("train.start"), type="primary", icon="🏋️", disabled=busy, width="stretch"):
     try:
         ui.start_training(sid, splits[-1], kind, TrainConfig(**settings))
         st.rerun()
