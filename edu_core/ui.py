@@ -64,6 +64,18 @@ def is_teacher() -> bool:
     return teacher_session() is not None
 
 
+def flash(text: str, icon: str = "✅") -> None:
+    """Keep a success message for the next run: an action that changes what the page shows
+    reruns the page, and the message must survive that rerun to be seen."""
+    st.session_state.setdefault("_flash", []).append((text, icon))
+
+
+def show_flashes() -> None:
+    """The messages :func:`flash` kept, shown once."""
+    for text, icon in st.session_state.pop("_flash", []):
+        st.success(text, icon=icon)
+
+
 def show_error(exc: EduError | str) -> None:
     """Show a reason code as one short sentence, never a traceback."""
     code = exc if isinstance(exc, str) else exc.code
@@ -727,7 +739,8 @@ def start_training(viewer: Any, split: Any, kind: str, cfg: Any) -> Any:
     crops = kind != "pieces"
     _, faces, labels = _split_faces(viewer, split.train_ids, crops=crops)
     test_ids, test_faces, test_labels = _split_faces(viewer, split.test_ids, crops=crops)
-    name = f"{tr('train.model_' + kind)} #{len(db.list_models(viewer)) + 1}"
+    own = db.list_models(viewer) if isinstance(viewer, int) else class_models(viewer)
+    name = f"{tr('train.model_' + kind)} #{len(own) + 1}"
     run_id = db.start_run(viewer, config={"kind": kind, **asdict(cfg)}, split_id=split.id)
 
     def work(
@@ -822,8 +835,20 @@ def training_monitor(viewer: Any) -> None:
 
 
 def training_runs(viewer: Any) -> list[Any]:
-    """The viewer's training runs, oldest first (experiment-lab runs are stored apart from them)."""
-    return [r for r in store().list_runs(viewer) if r.config.get("type") != "experiment"]
+    """The viewer's own training runs, oldest first (experiment-lab runs are stored apart from them).
+
+    A teacher session may read every student's runs, but only the runs of the class's pooled
+    model are "the class result": a student's CNN must not stand in for a class model.
+    """
+    runs = store().list_runs(viewer)
+    if not isinstance(viewer, int):
+        runs = [r for r in runs if r.student_id is None]
+    return [r for r in runs if r.config.get("type") != "experiment"]
+
+
+def class_models(session: Any) -> list[Any]:
+    """The class's own models (pooled training or imported by the teacher), oldest first."""
+    return [m for m in store().list_models(session) if m.student_id is None]
 
 
 def training_result(viewer: Any) -> None:
@@ -1185,11 +1210,14 @@ def class_overview(session: Any) -> None:
         students=summary["students"],
         sharing=summary["students_sharing"],
         images=summary["images"],
+        accepted=summary["accepted"],
+        rejected=summary["rejected"],
     )
     st.markdown(f"### {line}")
     classes = list(db.class_labels(session))
+    title = tr("teacher.class_counts", n=sum(summary["counts"].values()))
     fig = charts.class_count_bars(
-        summary["counts"], classes=classes, lang=lang(), renamed=renamed(), title=tr("teacher.class_counts")
+        summary["counts"], classes=classes, lang=lang(), renamed=renamed(), title=title
     )
     st.plotly_chart(
         fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="class_counts"
@@ -1238,8 +1266,12 @@ def model_zip(viewer: Any, model_id: int) -> bytes:
     return buf.getvalue()
 
 
-def import_upload(session: Any, name: str, data: bytes) -> None:
-    """A teacher's zip: a model (``model.pt`` inside) or a data set for the class pool."""
+def import_upload(session: Any, name: str, data: bytes) -> str | None:
+    """A teacher's zip: a model (``model.pt`` inside) or a data set for the class pool.
+
+    Returns the sentence saying what was imported (None when nothing was, after saying why):
+    the page shows it after rerunning, so every count on the page already includes the import.
+    """
     import io
     import zipfile
 
@@ -1253,14 +1285,13 @@ def import_upload(session: Any, name: str, data: bytes) -> None:
         model_bytes = data if name.endswith(".pt") else None
         if model_bytes is None:
             show_error("bad_archive")
-            return
+            return None
     if model_bytes is not None:
         bundle = models.load_bundle(model_bytes)
         rec = db.add_model(
             session, name=Path(name).stem, kind=bundle.kind, labels=bundle.class_names, file_bytes=model_bytes
         )
-        st.success(tr("teacher.import_model_done", name=rec.name), icon="📦")
-        return
+        return tr("teacher.import_model_done", name=rec.name)
     # Imported photos live in a workspace of their own that shares with the class pool.
     holder = st.session_state.get("import_holder")
     if holder is None or db.student(holder).class_id != session.class_id:
@@ -1277,7 +1308,7 @@ def import_upload(session: Any, name: str, data: bytes) -> None:
         lambda progress: dataset.import_zip(db, holder, data, extractor=extractor, progress=progress),
         text_key="collect.progress",
     )
-    st.success(tr("teacher.import_done", n=len(report.image_ids), skipped=len(report.skipped)), icon="📦")
+    return tr("teacher.import_done", n=len(report.image_ids), skipped=len(report.skipped))
 
 
 # --- Korean seven-class page --------------------------------------------------------------------
