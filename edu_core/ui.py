@@ -776,6 +776,9 @@ def start_training(viewer: Any, split: Any, kind: str, cfg: Any) -> Any:
             seconds=result.seconds,
             best_epoch=result.best_epoch,
             n_train=result.n_train,
+            stopped_early=result.stopped_early,
+            planned_epochs=result.config.epochs,
+            patience=result.config.patience,
         )
         db.finish_run(viewer, run_id, metrics=metrics, model_id=model.id)
         return {"model_id": model.id, "accuracy": metrics.get("accuracy")}
@@ -825,6 +828,7 @@ def training_monitor(viewer: Any) -> None:
             st.plotly_chart(
                 fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="live_curves"
             )
+            st.caption(tr("train.curves_note"))
         if st.button(tr("train.cancel"), icon="⏹️", key="cancel_training"):
             job.cancel()
         return
@@ -862,10 +866,13 @@ def training_result(viewer: Any) -> None:
     job = latest_job(viewer)
     if job is not None and job.state in ("queued", "running"):
         return
+    runs = [r for r in training_runs(viewer) if r.status != "running"]
     if job is not None:
         summary, history = job_summary(viewer, job) or {}, job.history
+        # the job's run, closed by the job itself (its metrics say whether it stopped early)
+        run_id = _job_runs()["runs"].get(job.id)
+        runs = [r for r in runs if r.id == run_id]
     else:
-        runs = [r for r in training_runs(viewer) if r.status != "running"]
         if not runs:
             return
         last = runs[-1]
@@ -883,10 +890,22 @@ def training_result(viewer: Any) -> None:
             st.success(tr("train.best_kept"), icon="🎉")
     elif summary.get("code"):
         show_error(summary["code"])
-    fig = figure(charts.training_curves, history, lang=lang())
+    metrics = runs[-1].metrics if runs else {}
+    if metrics.get("stopped_early"):
+        st.caption(
+            tr(
+                "train.stopped_early",
+                epochs=max((int(h.get("epoch", 0)) for h in history), default=0),
+                planned=metrics.get("planned_epochs"),
+                patience=metrics.get("patience"),
+            )
+        )
+    fig = figure(charts.training_curves, history, lang=lang(), total_epochs=metrics.get("planned_epochs"))
     st.plotly_chart(
         fig, use_container_width=True, config={"displayModeBar": False}, theme=None, key="final_curves"
     )
+    if history:
+        st.caption(tr("train.curves_note"))
 
 
 # --- evaluation and trying the model ------------------------------------------------------------
