@@ -1685,6 +1685,46 @@ def lab_options(kind: str, classes: list[str], data_groups: list[str]) -> dict:
     return {}
 
 
+#: Fewest training photos per class worth a size comparison (half of it for the small side).
+LAB_MIN_PER_CLASS = 4
+
+
+def _lab_use_sizes(small: int, large: int) -> None:
+    st.session_state["lab_small"], st.session_state["lab_large"] = small, large
+
+
+def lab_size_check(cfg: ex.ExperimentConfig, data: ex.LabData) -> bool:
+    """Say which classes lack photos for the chosen sizes and offer sizes the photos allow.
+
+    Without this, a class with 11 photos trained both "20" and "60" on the same photos.
+    Returns whether the experiment can run as set.
+    """
+    short = ex.shortfall(cfg, data)
+    if not short:
+        return True
+    items = " · ".join(
+        tr("lab.short_item", name=class_name(c), have=have, need=need) for c, (need, have) in short.items()
+    )
+    st.warning(tr("lab.short", items=items), icon="📉")
+    most = ex.most_per_class(cfg, data)
+    if cfg.experiment != "size":
+        return False
+    if most < LAB_MIN_PER_CLASS:
+        st.info(tr("lab.short_none", min=LAB_MIN_PER_CLASS), icon="📸")
+        return False
+    large = min(most, 60)  # the size inputs stop at 60
+    small = large // 2
+    st.caption(tr("lab.short_offer", small=small, large=large))
+    st.button(
+        tr("lab.short_use", small=small, large=large),
+        on_click=_lab_use_sizes,
+        args=(small, large),
+        icon="↔️",
+        key="lab_use_sizes",
+    )
+    return False
+
+
 def lab_probe_picker(cfg: ex.ExperimentConfig, data: ex.LabData) -> ex.Example:
     """The photo every model is asked about: a test photo, or the student's own (upload or camera)."""
     tests = sorted(data.test, key=lambda e: e.id)
@@ -1751,13 +1791,15 @@ def _lab_variant_panel(v: ex.VariantResult, png: dict) -> None:
 def lab_show(result: ex.ExperimentResult) -> None:
     """Accuracy and recall with error bars, then each variant's probe bars and confusion matrix."""
     s = result.summary()
+    # each variant is scored on the test photos of its own classes (a pair: two classes' worth)
+    used = sorted({v["n_test"] for v in s["variants"]})
     st.subheader(
         tr(
             "lab.summary",
             experiment=tr(f"lab.exp.{s['experiment']}"),
             model=s["model"],
             repeats=s["repeats"],
-            n_test=s["n_test"],
+            n_test=str(used[0]) if len(used) == 1 else f"{used[0]}–{used[-1]}",
             seconds=round(s["seconds"], 1),
         )
     )

@@ -115,3 +115,48 @@ def test_student_can_experiment_with_their_own_photos(student):
     own = set(result.test_ids)
     assert own and all(i.startswith("img:") for i in own)
     assert all(not own & set(r.train_ids) for v in result.variants for r in v.runs)
+
+
+def _own_photos(db, kid, per_class: int) -> None:
+    import numpy as np
+    from test_experiments import fake_face
+
+    from edu_core.store import NewImage
+
+    rng = np.random.default_rng(5)
+    db.add_images(
+        kid.id,
+        [
+            NewImage(f"own {c} {i}".encode() * 4, f"{c}{i}.jpg", "upload", fake_face(c, rng), person=f"p{i}", label=c)
+            for i in range(per_class)
+            for c in ("joy", "sadness")
+        ],
+    )
+
+
+def test_too_few_own_photos_say_what_is_missing_and_offer_sizes_that_fit(student):
+    from edu_core.i18n import class_name, t
+
+    db, kid = student
+    _own_photos(db, kid, 11)
+    at = _page(s=kid.resume_code).run()
+    at.toggle(key="lab_mine").set_value(True).run()  # 20 vs 60 by default
+    assert not at.exception, at.exception
+    data = ex.load_store(db, kid.id)
+    have = {c: sum(e.label == c for e in data.train) for c in ("joy", "sadness")}
+    assert max(have.values()) < 20
+    warning = " ".join(w.value for w in at.warning)
+    for c in ("joy", "sadness"):
+        assert t("lab.short_item", name=class_name(c), have=have[c], need=60) in warning
+    assert at.button(key="lab_run").disabled  # never "20" and "60" both trained on the same photos
+    most = min(have.values())
+    at.button(key="lab_use_sizes").click().run()
+    assert not at.exception, at.exception
+    assert (at.number_input(key="lab_small").value, at.number_input(key="lab_large").value) == (most // 2, most)
+    assert not at.warning and not at.button(key="lab_run").disabled
+    at.button(key="lab_run").click().run()
+    assert not at.exception, at.exception
+    result = at.session_state["lab_result"]
+    assert [v.n_train() for v in result.variants] == [2 * (most // 2), 2 * most]
+    headings = [m.value for m in at.markdown]
+    assert f"#### {most // 2}장씩" in headings and f"#### {most}장씩" in headings
