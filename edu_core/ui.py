@@ -1493,6 +1493,20 @@ def korean7_build_demo(settings: dict[str, Any]) -> None:
     st.success(tr("k7.demo_done", seconds=round(time.monotonic() - start)), icon="🧪")
 
 
+def korean7_intro_model() -> None:
+    """What the loaded seven-class model really learned from (nothing, the synthetic demo, real photos)."""
+    try:
+        model = korean7_model()
+    except EduError:
+        return  # the page explains an unreadable model below
+    if model is None:
+        st.caption(tr("k7.intro_none"))
+    elif model.synthetic:
+        st.caption(tr("k7.intro_synthetic"))
+    else:
+        st.caption(tr("k7.intro_real"))
+
+
 def korean7_synthetic_label() -> None:
     """The badge and sentence that go next to every number from the synthetic demo set."""
     st.badge(tr("k7.synthetic_badge"), icon="🧪", color="orange")
@@ -1549,6 +1563,10 @@ def korean7_report(model: Any) -> None:
     )
     acc = info.get("accuracy")
     st.metric(tr("k7.accuracy"), f"{acc:.1%}" if acc is not None else "–", help=tr("k7.chance"))
+    if acc is not None:
+        chance = 1 / len(classes)
+        key = "k7.vs_chance_above" if acc > chance else "k7.vs_chance_below"
+        st.caption(tr(key, acc=acc, chance=chance, times=acc / chance))
     recall = {c: float(v) for c, v in (info.get("per_class_accuracy") or {}).items() if v is not None}
     if recall:
         st.subheader(tr("k7.per_class"))
@@ -1558,7 +1576,11 @@ def korean7_report(model: Any) -> None:
         _k7_chart(fig, "k7_recall")
     if info.get("confusion"):
         st.subheader(tr("k7.confusion"))
-        matrix = np.asarray(info["confusion"])
+        # the bars above list the classes in charts.ordered_classes order: the table follows it
+        order = charts.ordered_classes(classes)
+        perm = [classes.index(c) for c in order]
+        matrix = np.asarray(info["confusion"])[np.ix_(perm, perm)]
+        classes = order
         fig = charts.confusion_heatmap(matrix, classes=classes, lang=lang(), renamed=names)
         _k7_chart(fig, "k7_cm")
         off = matrix * (1 - np.eye(len(classes), dtype=matrix.dtype))
@@ -1575,13 +1597,18 @@ def korean7_report(model: Any) -> None:
 def korean7_show_prediction(model: Any, data: bytes) -> None:
     """Seven probability bars for one photo (or the reason the photo cannot be used)."""
     from edu_core import charts, korean7
+    from edu_core.predict import DEFAULT_THRESHOLD
 
     with landmarker_pool().acquire() as lm:
         pred = korean7.predict_bytes(model, data, landmarker=lm)
     if pred.status != "ok":
         st.warning(tr("k7.rejected", message=i18n.reason_message(pred.reason or "no_face", lang())), icon="⚠️")
         return
-    st.success(tr("k7.verdict", name=_k7_name(pred.label), p=pred.probabilities[pred.label]), icon="🎯")
+    p = pred.probabilities[pred.label]
+    if p < DEFAULT_THRESHOLD:  # the five-class answer's rule: below it, say so instead of guessing
+        st.warning(tr("eval.cannot_tell", p=p), icon="🤔")
+    else:
+        st.success(tr("k7.verdict", name=_k7_name(pred.label), p=p), icon="🎯")
     fig = charts.probability_bars(
         pred.probabilities, classes=list(pred.probabilities), lang=lang(), renamed=_k7_names(),
         title=tr("eval.probabilities"),
@@ -1596,7 +1623,10 @@ def korean7_show_prediction(model: Any, data: bytes) -> None:
 def five_class_try(data: bytes) -> None:
     """The viewer's newest five-expression model (student's own, or the class's for a teacher) on a photo."""
     viewer = teacher_session() or student_id()
-    records = store().list_models(viewer) if viewer is not None else []
+    if viewer is None:
+        records = []
+    else:  # a teacher compares with the class's own model, not a student's
+        records = store().list_models(viewer) if isinstance(viewer, int) else class_models(viewer)
     if not records:
         st.info(tr("k7.five_none"), icon="🏋️")
         return
