@@ -1795,6 +1795,11 @@ def lab_pick_past() -> None:
         st.session_state["lab_result"] = st.session_state["lab_past"][1]
 
 
+def _mean_count(value: float) -> str:
+    """A mean number of photos: whole numbers without a decimal ("6", not "6.0"), else one ("3.6")."""
+    return str(round(value)) if abs(value - round(value)) < 0.05 else f"{value:.1f}"
+
+
 def _lab_variant_panel(v: ex.VariantResult, png: dict) -> None:
     """One variant: its name, the probe photo's probabilities and the confusion matrix."""
     import numpy as np
@@ -1805,7 +1810,14 @@ def _lab_variant_panel(v: ex.VariantResult, png: dict) -> None:
     st.caption(tr("lab.n_train", n=round(v.n_train())))
     if v.detective():
         found = v.detective()
-        st.caption(tr("lab.detective", found=round(found["found"], 1), planted=round(found["planted"], 1)))
+        st.caption(
+            tr(
+                "lab.detective",
+                found=_mean_count(found["found"]),
+                planted=_mean_count(found["planted"]),
+                runs=len(v.runs),
+            )
+        )
     if v.probe() is not None:
         probs = {c: m["mean"] for c, m in v.probe().items()}
         st.caption(tr("lab.probe_chart"))
