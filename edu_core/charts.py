@@ -354,7 +354,7 @@ def training_curves(
     ``history`` holds one mapping per finished epoch with ``epoch`` and any of
     ``train_loss``/``loss``, ``val_loss``, ``train_acc``/``acc``, ``val_acc``. A
     second pass that restarts at epoch 1 (refitting on all photos) is not drawn.
-    Training lines are solid, test lines dashed (shape as well as colour).
+    Training lines are solid, validation lines dashed (shape as well as colour).
     """
     from plotly.subplots import make_subplots
 
@@ -364,7 +364,8 @@ def training_curves(
     for col, (train_key, val_key) in ((1, ("train_loss", "val_loss")), (2, ("train_acc", "val_acc"))):
         for key, label, dash, color in (
             (train_key, t("split.train", lang), "solid", TRAIN_COLOR),
-            (val_key, t("split.test", lang), "dash", TEST_COLOR),
+            # the validation slice of the training photos, not the test photos of the final score
+            (val_key, t("train.val_curve", lang), "dash", TEST_COLOR),
         ):
             ys = _series(history, key)
             if any(y is not None for y in ys):

@@ -565,12 +565,17 @@ def _add_all(
     progress: Callable[[int, int], None] | None,
     version: str | None = None,
 ) -> list[int]:
-    """Extract (or reuse) faces for every entry, then store them; progress counts both halves."""
+    """Extract (or reuse) faces for every entry, then store them.
+
+    ``progress(done, total)`` counts photos (the page says "finding faces… 37/100"), so
+    ``total`` is the number of photos: the last step is reported once every photo is stored.
+    """
     n = len(entries)
 
     def extract_progress(done: int, _total: int) -> None:
         if progress is not None:
-            progress(done, 2 * n)
+            # the last photo counts once it is stored too, so the bar reaches the end only then
+            progress(min(done, max(n - 1, 0)), n)
 
     results, version = _extract_cached(
         store, [e["data"] for e in entries], extractor, extract_progress, version
@@ -595,8 +600,8 @@ def _add_all(
             for e, face in pairs[start : start + batch]
         ]
         ids.extend(r.id for r in store.add_images(student_id, photos))
-        if progress is not None:
-            progress(n + min(start + batch, n), 2 * n)
+    if progress is not None:
+        progress(n, n)
     return ids
 
 

@@ -32,6 +32,7 @@ import math
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -353,6 +354,42 @@ def plan_variants(cfg: ExperimentConfig, data: LabData) -> list[Variant]:
     ]
 
 
+def photos_needed(cfg: ExperimentConfig, data: LabData) -> dict[str, int]:
+    """Training photos per class that the hungriest variant asks for.
+
+    Only variants that name a number of photos count (size, pairs, imbalance); the others
+    use whatever there is. A class with fewer photos would make two variants train on the
+    same photos under different labels, so :func:`run_experiment` refuses that.
+    """
+    need: dict[str, int] = {}
+    for v in plan_variants(cfg, data):
+        p = v.params
+        if "per_class" in p:
+            asks = dict.fromkeys(v.classes, int(p["per_class"]))
+        elif "remedy" in p:
+            asks = dict(p["counts"])
+            if p["remedy"] == "more_data":
+                asks = dict.fromkeys(asks, max(asks.values()))
+        else:
+            continue
+        for c, n in asks.items():
+            need[c] = max(need.get(c, 0), int(n))
+    return need
+
+
+def shortfall(cfg: ExperimentConfig, data: LabData) -> dict[str, tuple[int, int]]:
+    """``{class: (needed, available)}`` for the classes with too few training photos."""
+    have = Counter(e.label for e in data.train)
+    return {c: (n, have.get(c, 0)) for c, n in photos_needed(cfg, data).items() if have.get(c, 0) < n}
+
+
+def most_per_class(cfg: ExperimentConfig, data: LabData) -> int:
+    """The most training photos per class every class of the experiment can give."""
+    have = Counter(e.label for e in data.train)
+    classes = photos_needed(cfg, data) or dict.fromkeys(data.classes(), 0)
+    return min((have.get(c, 0) for c in classes), default=0)
+
+
 def training_set(
     variant: Variant, data: LabData, seed: int
 ) -> tuple[list[Example], dict[str, Any], list[str]]:
@@ -456,12 +493,17 @@ class VariantResult:
     def n_train(self) -> float:
         return float(np.mean([len(r.train_ids) for r in self.runs]))
 
+    def n_test(self) -> int:
+        """Test photos this variant was scored on: those of its own classes (a pair sees two)."""
+        return int(np.sum(self.runs[0].confusion)) if self.runs else 0
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready means and sds (the CLI contract)."""
         out: dict[str, Any] = {
             "variant": self.variant.key,
             "classes": list(self.variant.classes),
             "n_train": self.n_train(),
+            "n_test": self.n_test(),
             "accuracy": self.accuracy(),
             "recall": self.recall(),
         }
@@ -717,6 +759,10 @@ def run_experiment(
     if not data.test:
         raise ExperimentError("no_test_photos", "the data has no test photos")
     variants = plan_variants(cfg, data)
+    short = shortfall(cfg, data)
+    if short:
+        detail = ", ".join(f"{c}: {have}/{need}" for c, (need, have) in short.items())
+        raise ExperimentError("too_few_for_size", f"training photos per class (have/need): {detail}")
     cache = EmbeddingCache()  # one per experiment: every crop is embedded once, whatever the variant
     total, done = len(variants) * cfg.repeats, 0
     results = []

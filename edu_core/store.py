@@ -1226,7 +1226,10 @@ class Store:
             )
         )
         totals = self._read(
-            "SELECT COUNT(*), COUNT(DISTINCT student_id) FROM images WHERE class_id = ?", (class_id,)
+            "SELECT COUNT(*), COUNT(DISTINCT i.student_id), COALESCE(SUM(f.status = 'ok'), 0), "
+            "COALESCE(SUM(f.status = 'ok' AND i.label IS NOT NULL), 0) "
+            "FROM images i LEFT JOIN faces f ON f.sha = i.sha WHERE i.class_id = ?",
+            (class_id,),
         )[0]
         students = self._read(
             "SELECT COUNT(*), SUM(pool_consent) FROM students WHERE class_id = ?", (class_id,)
@@ -1234,6 +1237,10 @@ class Store:
         return {
             "class_id": class_id,
             "images": totals[0],
+            # the chart counts accepted, labelled photos only: the dashboard says so in numbers
+            "accepted": totals[2],
+            "rejected": totals[0] - totals[2],
+            "accepted_labelled": totals[3],
             "students_with_images": totals[1],
             "students": students[0],
             "students_sharing": students[1] or 0,

@@ -615,6 +615,9 @@ def train(
                     model, crops, device=device, mirrored=True, cache=cache, cancel=cancel
                 )
             model.cnn.to("cpu")
+        # When the final model is retrained for the planned epochs anyway, this first pass only
+        # draws the curves: stopping it early would only cut the curve short of the epochs asked for.
+        curve_cfg = replace(rc, patience=None) if rc.refit and rc.refit_epochs == "planned" else rc
         with one_cpu_thread():
             _fit_norms(model, emb["plain"], feats, train_idx)
             history, best_epoch, stopped = _fit_head(
@@ -624,7 +627,7 @@ def train(
                 y,
                 train_idx,
                 val_idx,
-                rc,
+                curve_cfg,
                 gen,
                 weight,
                 int(rc.epochs or 1),

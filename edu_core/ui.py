@@ -65,6 +65,18 @@ def is_teacher() -> bool:
     return teacher_session() is not None
 
 
+def flash(text: str, icon: str = "✅") -> None:
+    """Keep a success message for the next run: an action that changes what the page shows
+    reruns the page, and the message must survive that rerun to be seen."""
+    st.session_state.setdefault("_flash", []).append((text, icon))
+
+
+def show_flashes() -> None:
+    """The messages :func:`flash` kept, shown once."""
+    for text, icon in st.session_state.pop("_flash", []):
+        st.success(text, icon=icon)
+
+
 def show_error(exc: EduError | str) -> None:
     """Show a reason code as one short sentence, never a traceback."""
     code = exc if isinstance(exc, str) else exc.code
@@ -765,7 +777,8 @@ def start_training(viewer: Any, split: Any, kind: str, cfg: Any) -> Any:
     crops = kind != "pieces"
     _, faces, labels = _split_faces(viewer, split.train_ids, crops=crops)
     test_ids, test_faces, test_labels = _split_faces(viewer, split.test_ids, crops=crops)
-    name = f"{tr('train.model_' + kind)} #{len(db.list_models(viewer)) + 1}"
+    own = db.list_models(viewer) if isinstance(viewer, int) else class_models(viewer)
+    name = f"{tr('train.model_' + kind)} #{len(own) + 1}"
     run_id = db.start_run(viewer, config={"kind": kind, **asdict(cfg)}, split_id=split.id)
 
     def work(
@@ -801,6 +814,9 @@ def start_training(viewer: Any, split: Any, kind: str, cfg: Any) -> Any:
             seconds=result.seconds,
             best_epoch=result.best_epoch,
             n_train=result.n_train,
+            stopped_early=result.stopped_early,
+            planned_epochs=result.config.epochs,
+            patience=result.config.patience,
         )
         db.finish_run(viewer, run_id, metrics=metrics, model_id=model.id)
         return {"model_id": model.id, "accuracy": metrics.get("accuracy")}
@@ -850,6 +866,7 @@ def training_monitor(viewer: Any) -> None:
             st.plotly_chart(
                 fig, width="stretch", config={"displayModeBar": False}, theme=None, key="live_curves"
             )
+            st.caption(tr("train.curves_note"))
         if st.button(tr("train.cancel"), icon="⏹️", key="cancel_training"):
             job.cancel()
         return
@@ -860,8 +877,20 @@ def training_monitor(viewer: Any) -> None:
 
 
 def training_runs(viewer: Any) -> list[Any]:
-    """The viewer's training runs, oldest first (experiment-lab runs are stored apart from them)."""
-    return [r for r in store().list_runs(viewer) if r.config.get("type") != "experiment"]
+    """The viewer's own training runs, oldest first (experiment-lab runs are stored apart from them).
+
+    A teacher session may read every student's runs, but only the runs of the class's pooled
+    model are "the class result": a student's CNN must not stand in for a class model.
+    """
+    runs = store().list_runs(viewer)
+    if not isinstance(viewer, int):
+        runs = [r for r in runs if r.student_id is None]
+    return [r for r in runs if r.config.get("type") != "experiment"]
+
+
+def class_models(session: Any) -> list[Any]:
+    """The class's own models (pooled training or imported by the teacher), oldest first."""
+    return [m for m in store().list_models(session) if m.student_id is None]
 
 
 def training_result(viewer: Any) -> None:
@@ -875,10 +904,13 @@ def training_result(viewer: Any) -> None:
     job = latest_job(viewer)
     if job is not None and job.state in ("queued", "running"):
         return
+    runs = [r for r in training_runs(viewer) if r.status != "running"]
     if job is not None:
         summary, history = job_summary(viewer, job) or {}, job.history
+        # the job's run, closed by the job itself (its metrics say whether it stopped early)
+        run_id = _job_runs()["runs"].get(job.id)
+        runs = [r for r in runs if r.id == run_id]
     else:
-        runs = [r for r in training_runs(viewer) if r.status != "running"]
         if not runs:
             return
         last = runs[-1]
@@ -896,8 +928,20 @@ def training_result(viewer: Any) -> None:
             st.success(tr("train.best_kept"), icon="🎉")
     elif summary.get("code"):
         show_error(summary["code"])
-    fig = figure(charts.training_curves, history, lang=lang())
+    metrics = runs[-1].metrics if runs else {}
+    if metrics.get("stopped_early"):
+        st.caption(
+            tr(
+                "train.stopped_early",
+                epochs=max((int(h.get("epoch", 0)) for h in history), default=0),
+                planned=metrics.get("planned_epochs"),
+                patience=metrics.get("patience"),
+            )
+        )
+    fig = figure(charts.training_curves, history, lang=lang(), total_epochs=metrics.get("planned_epochs"))
     st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="final_curves")
+    if history:
+        st.caption(tr("train.curves_note"))
 
 
 # --- evaluation and trying the model ------------------------------------------------------------
@@ -1217,11 +1261,14 @@ def class_overview(session: Any) -> None:
         students=summary["students"],
         sharing=summary["students_sharing"],
         images=summary["images"],
+        accepted=summary["accepted"],
+        rejected=summary["rejected"],
     )
     st.markdown(f"### {line}")
     classes = list(db.class_labels(session))
+    title = tr("teacher.class_counts", n=sum(summary["counts"].values()))
     fig = charts.class_count_bars(
-        summary["counts"], classes=classes, lang=lang(), renamed=renamed(), title=tr("teacher.class_counts")
+        summary["counts"], classes=classes, lang=lang(), renamed=renamed(), title=title
     )
     st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key="class_counts")
     sharing = [s for s in db.students(session) if s.pool_consent]
@@ -1266,8 +1313,12 @@ def model_zip(viewer: Any, model_id: int) -> bytes:
     return buf.getvalue()
 
 
-def import_upload(session: Any, name: str, data: bytes) -> None:
-    """A teacher's zip: a model (``model.pt`` inside) or a data set for the class pool."""
+def import_upload(session: Any, name: str, data: bytes) -> str | None:
+    """A teacher's zip: a model (``model.pt`` inside) or a data set for the class pool.
+
+    Returns the sentence saying what was imported (None when nothing was, after saying why):
+    the page shows it after rerunning, so every count on the page already includes the import.
+    """
     import io
     import zipfile
 
@@ -1281,14 +1332,13 @@ def import_upload(session: Any, name: str, data: bytes) -> None:
         model_bytes = data if name.endswith(".pt") else None
         if model_bytes is None:
             show_error("bad_archive")
-            return
+            return None
     if model_bytes is not None:
         bundle = models.load_bundle(model_bytes)
         rec = db.add_model(
             session, name=Path(name).stem, kind=bundle.kind, labels=bundle.class_names, file_bytes=model_bytes
         )
-        st.success(tr("teacher.import_model_done", name=rec.name), icon="📦")
-        return
+        return tr("teacher.import_model_done", name=rec.name)
     # Imported photos live in a workspace of their own that shares with the class pool.
     holder = st.session_state.get("import_holder")
     if holder is None or db.student(holder).class_id != session.class_id:
@@ -1305,7 +1355,7 @@ def import_upload(session: Any, name: str, data: bytes) -> None:
         lambda progress: dataset.import_zip(db, holder, data, extractor=extractor, progress=progress),
         text_key="collect.progress",
     )
-    st.success(tr("teacher.import_done", n=len(report.image_ids), skipped=len(report.skipped)), icon="📦")
+    return tr("teacher.import_done", n=len(report.image_ids), skipped=len(report.skipped))
 
 
 # --- Korean seven-class page --------------------------------------------------------------------
@@ -1471,6 +1521,20 @@ def korean7_build_demo(settings: dict[str, Any]) -> None:
     st.success(tr("k7.demo_done", seconds=round(time.monotonic() - start)), icon="🧪")
 
 
+def korean7_intro_model() -> None:
+    """What the loaded seven-class model really learned from (nothing, the synthetic demo, real photos)."""
+    try:
+        model = korean7_model()
+    except EduError:
+        return  # the page explains an unreadable model below
+    if model is None:
+        st.caption(tr("k7.intro_none"))
+    elif model.synthetic:
+        st.caption(tr("k7.intro_synthetic"))
+    else:
+        st.caption(tr("k7.intro_real"))
+
+
 def korean7_synthetic_label() -> None:
     """The badge and sentence that go next to every number from the synthetic demo set."""
     st.badge(tr("k7.synthetic_badge"), icon="🧪", color="orange")
@@ -1527,6 +1591,10 @@ def korean7_report(model: Any) -> None:
     )
     acc = info.get("accuracy")
     st.metric(tr("k7.accuracy"), f"{acc:.1%}" if acc is not None else "–", help=tr("k7.chance"))
+    if acc is not None:
+        chance = 1 / len(classes)
+        key = "k7.vs_chance_above" if acc > chance else "k7.vs_chance_below"
+        st.caption(tr(key, acc=acc, chance=chance, times=acc / chance))
     recall = {c: float(v) for c, v in (info.get("per_class_accuracy") or {}).items() if v is not None}
     if recall:
         st.subheader(tr("k7.per_class"))
@@ -1536,7 +1604,11 @@ def korean7_report(model: Any) -> None:
         _k7_chart(fig, "k7_recall")
     if info.get("confusion"):
         st.subheader(tr("k7.confusion"))
-        matrix = np.asarray(info["confusion"])
+        # the bars above list the classes in charts.ordered_classes order: the table follows it
+        order = charts.ordered_classes(classes)
+        perm = [classes.index(c) for c in order]
+        matrix = np.asarray(info["confusion"])[np.ix_(perm, perm)]
+        classes = order
         fig = charts.confusion_heatmap(matrix, classes=classes, lang=lang(), renamed=names)
         _k7_chart(fig, "k7_cm")
         off = matrix * (1 - np.eye(len(classes), dtype=matrix.dtype))
@@ -1553,13 +1625,18 @@ def korean7_report(model: Any) -> None:
 def korean7_show_prediction(model: Any, data: bytes) -> None:
     """Seven probability bars for one photo (or the reason the photo cannot be used)."""
     from edu_core import charts, korean7
+    from edu_core.predict import DEFAULT_THRESHOLD
 
     with landmarker_pool().acquire() as lm:
         pred = korean7.predict_bytes(model, data, landmarker=lm)
     if pred.status != "ok":
         st.warning(tr("k7.rejected", message=i18n.reason_message(pred.reason or "no_face", lang())), icon="⚠️")
         return
-    st.success(tr("k7.verdict", name=_k7_name(pred.label), p=pred.probabilities[pred.label]), icon="🎯")
+    p = pred.probabilities[pred.label]
+    if p < DEFAULT_THRESHOLD:  # the five-class answer's rule: below it, say so instead of guessing
+        st.warning(tr("eval.cannot_tell", p=p), icon="🤔")
+    else:
+        st.success(tr("k7.verdict", name=_k7_name(pred.label), p=p), icon="🎯")
     fig = charts.probability_bars(
         pred.probabilities, classes=list(pred.probabilities), lang=lang(), renamed=_k7_names(),
         title=tr("eval.probabilities"),
@@ -1574,7 +1651,10 @@ def korean7_show_prediction(model: Any, data: bytes) -> None:
 def five_class_try(data: bytes) -> None:
     """The viewer's newest five-expression model (student's own, or the class's for a teacher) on a photo."""
     viewer = teacher_session() or student_id()
-    records = store().list_models(viewer) if viewer is not None else []
+    if viewer is None:
+        records = []
+    else:  # a teacher compares with the class's own model, not a student's
+        records = store().list_models(viewer) if isinstance(viewer, int) else class_models(viewer)
     if not records:
         st.info(tr("k7.five_none"), icon="🏋️")
         return
@@ -1665,6 +1745,46 @@ def lab_options(kind: str, classes: list[str], data_groups: list[str]) -> dict:
     return {}
 
 
+#: Fewest training photos per class worth a size comparison (half of it for the small side).
+LAB_MIN_PER_CLASS = 4
+
+
+def _lab_use_sizes(small: int, large: int) -> None:
+    st.session_state["lab_small"], st.session_state["lab_large"] = small, large
+
+
+def lab_size_check(cfg: ex.ExperimentConfig, data: ex.LabData) -> bool:
+    """Say which classes lack photos for the chosen sizes and offer sizes the photos allow.
+
+    Without this, a class with 11 photos trained both "20" and "60" on the same photos.
+    Returns whether the experiment can run as set.
+    """
+    short = ex.shortfall(cfg, data)
+    if not short:
+        return True
+    items = " · ".join(
+        tr("lab.short_item", name=class_name(c), have=have, need=need) for c, (need, have) in short.items()
+    )
+    st.warning(tr("lab.short", items=items), icon="📉")
+    most = ex.most_per_class(cfg, data)
+    if cfg.experiment != "size":
+        return False
+    if most < LAB_MIN_PER_CLASS:
+        st.info(tr("lab.short_none", min=LAB_MIN_PER_CLASS), icon="📸")
+        return False
+    large = min(most, 60)  # the size inputs stop at 60
+    small = large // 2
+    st.caption(tr("lab.short_offer", small=small, large=large))
+    st.button(
+        tr("lab.short_use", small=small, large=large),
+        on_click=_lab_use_sizes,
+        args=(small, large),
+        icon="↔️",
+        key="lab_use_sizes",
+    )
+    return False
+
+
 def lab_probe_picker(cfg: ex.ExperimentConfig, data: ex.LabData) -> ex.Example:
     """The photo every model is asked about: a test photo, or the student's own (upload or camera)."""
     tests = sorted(data.test, key=lambda e: e.id)
@@ -1705,6 +1825,11 @@ def lab_pick_past() -> None:
         st.session_state["lab_result"] = st.session_state["lab_past"][1]
 
 
+def _mean_count(value: float) -> str:
+    """A mean number of photos: whole numbers without a decimal ("6", not "6.0"), else one ("3.6")."""
+    return str(round(value)) if abs(value - round(value)) < 0.05 else f"{value:.1f}"
+
+
 def _lab_variant_panel(v: ex.VariantResult, png: dict) -> None:
     """One variant: its name, the probe photo's probabilities and the confusion matrix."""
     import numpy as np
@@ -1715,7 +1840,14 @@ def _lab_variant_panel(v: ex.VariantResult, png: dict) -> None:
     st.caption(tr("lab.n_train", n=round(v.n_train())))
     if v.detective():
         found = v.detective()
-        st.caption(tr("lab.detective", found=round(found["found"], 1), planted=round(found["planted"], 1)))
+        st.caption(
+            tr(
+                "lab.detective",
+                found=_mean_count(found["found"]),
+                planted=_mean_count(found["planted"]),
+                runs=len(v.runs),
+            )
+        )
     if v.probe() is not None:
         probs = {c: m["mean"] for c, m in v.probe().items()}
         st.caption(tr("lab.probe_chart"))
@@ -1733,13 +1865,15 @@ def _lab_variant_panel(v: ex.VariantResult, png: dict) -> None:
 def lab_show(result: ex.ExperimentResult) -> None:
     """Accuracy and recall with error bars, then each variant's probe bars and confusion matrix."""
     s = result.summary()
+    # each variant is scored on the test photos of its own classes (a pair: two classes' worth)
+    used = sorted({v["n_test"] for v in s["variants"]})
     st.subheader(
         tr(
             "lab.summary",
             experiment=tr(f"lab.exp.{s['experiment']}"),
             model=tr(f"lab.model_name.{s['model']}"),
             repeats=s["repeats"],
-            n_test=s["n_test"],
+            n_test=str(used[0]) if len(used) == 1 else f"{used[0]}–{used[-1]}",
             seconds=round(s["seconds"], 1),
         )
     )

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import pytest
 
 from edu_core import charts
-from edu_core.i18n import class_name
+from edu_core.i18n import class_name, t
 from edu_core.labels import LESSON_CLASSES
 
 OKABE_ITO = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"}
@@ -88,7 +88,9 @@ def test_training_curves_grow_epoch_by_epoch():
     fig = charts.training_curves(history, total_epochs=20)
     names = [(tr.name, tr.line.dash) for tr in fig.data]
     assert len(fig.data) == 4
-    assert ("학습용", "solid") in names and ("시험용", "dash") in names
+    # the dashed line is the validation slice: calling it "test" made it disagree with the test score
+    assert ("학습용", "solid") in names and (t("train.val_curve"), "dash") in names
+    assert "시험용" not in [n for n, _ in names]
     assert list(fig.data[0].y) == [1.5, 1.1]
     assert tuple(fig.layout.xaxis.range) == (0.5, 20.5)  # the axis shows the whole run from the start
     assert len(charts.training_curves([]).data) == 0  # before the first epoch: empty axes, no error

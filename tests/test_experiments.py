@@ -348,3 +348,27 @@ def test_cli_reports_a_missing_folder_as_json_error(tmp_path, capsys):
     rc = ex.main(["run", "size", "--data", str(tmp_path / "nothing"), "--json"])
     assert rc == 2
     assert json.loads(capsys.readouterr().err)["error"] == "no_data"
+
+
+def test_sizes_beyond_the_photos_are_refused_not_mislabelled():
+    # 5 training photos per class: "6 vs 18" would train both on the same 5 and call them 6 and 18
+    small = fake_data(train_per_class=5, test_per_class=2)
+    cfg = _cfg("size")
+    assert ex.shortfall(cfg, small) == {c: (18, 5) for c in LESSON_CLASSES}
+    assert ex.most_per_class(cfg, small) == 5
+    with pytest.raises(ex.ExperimentError) as err:
+        ex.run_experiment(cfg, small)
+    assert err.value.code == "too_few_for_size"
+    pairs = ex.ExperimentConfig("pairs", pair_sizes=(4, 6))
+    assert ex.shortfall(pairs, small) == {"joy": (6, 5), "anger": (6, 5), "surprise": (6, 5)}
+    more = ex.ExperimentConfig("imbalance", counts=(("joy", 5), ("sadness", 2)))
+    assert ex.shortfall(more, small) == {}  # "more data" fills sadness up to 5: there are 5
+    assert ex.shortfall(_cfg("mislabel"), small) == {}  # uses what there is
+    result = ex.run_experiment(_cfg("size", sizes=(2, 5), repeats=1), small)
+    assert [v.n_train() for v in result.variants] == [2 * 5, 5 * 5]  # each variant got its size
+
+
+def test_pairs_summary_counts_the_test_photos_each_pair_is_scored_on(data):
+    result = ex.run_experiment(_cfg("pairs", repeats=1), data)
+    assert len(result.test_ids) == 8 * 5
+    assert {v.summary()["n_test"] for v in result.variants} == {8 * 2}

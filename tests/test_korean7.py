@@ -280,6 +280,29 @@ def test_train_one_epoch_resume_evaluate_predict(
     assert err.value.code == "resume_mismatch"
 
 
+def test_frozen_head_training_saves_an_ordinary_checkpoint(cache: Path, tmp_path: Path) -> None:
+    # The demo's CPU default: embed once with the frozen ImageNet backbone, train the last layer.
+    from edu_core import models
+
+    if models.pretrained_weights_path("efficientnet_lite0") is None:
+        pytest.skip("no offline ImageNet weights")
+    cfg = TrainConfig(**{**TINY.__dict__, "arch": "efficientnet_lite0", "pretrained": "auto", "mode": "head",
+                         "epochs": 30, "patience": 100, "lr": 3e-3, "image_size": 64})  # fmt: skip
+    seen: list[int] = []
+    m = korean7.train(cache, tmp_path / "head", cfg, on_epoch_end=lambda i: seen.append(i["epoch"]))
+    assert seen == list(range(30)) and m["epochs_run"] == 30 and m["mode"] == "head"
+    model = korean7.load_model(tmp_path / "head" / "best.pt")
+    # the standardisation is folded into the last layer: the loaded net scores what training saw
+    assert korean7.evaluate(model, cache, split="val")["accuracy"] == pytest.approx(
+        m["best_val_acc"], abs=1e-3
+    )
+    first = m["history"][0]["train_loss"]
+    assert min(h["train_loss"] for h in m["history"]) < first  # the layer learns
+    with pytest.raises(Korean7Error) as err:
+        korean7.train(cache, tmp_path / "no", TrainConfig(**{**cfg.__dict__, "pretrained": "no"}))
+    assert err.value.code == "weights_missing"  # nothing to keep frozen
+
+
 def test_predict_bytes_runs_the_face_engine(demo: Path, trained: tuple[Path, dict]) -> None:
     model = korean7.load_model(trained[0] / "best.pt")
     photo = next(demo.rglob("*.jpg"))

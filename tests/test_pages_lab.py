@@ -49,6 +49,10 @@ def test_runs_an_experiment_and_shows_variants_side_by_side(student):
     result = at.session_state["lab_result"]
     assert [v.variant.key for v in result.variants] == ["n20", "n60"]
     assert result.config.repeats >= 5 and result.variants[0].variant.classes == ("joy", "anger")
+    # the title counts the test photos the pair was scored on, not the whole five-class test set
+    n_pair = result.variants[0].n_test()
+    assert 0 < n_pair < len(result.test_ids)
+    assert f"시험 사진 {n_pair}장" in at.subheader[0].value
     assert len(at.get("download_button")) == 2
 
 
@@ -148,3 +152,92 @@ def test_student_can_experiment_with_their_own_photos(student):
     own = set(result.test_ids)
     assert own and all(i.startswith("img:") for i in own)
     assert all(not own & set(r.train_ids) for v in result.variants for r in v.runs)
+
+
+def _own_photos(db, kid, per_class: int) -> None:
+    import numpy as np
+    from test_experiments import fake_face
+
+    from edu_core.store import NewImage
+
+    rng = np.random.default_rng(5)
+    db.add_images(
+        kid.id,
+        [
+            NewImage(
+                f"own {c} {i}".encode() * 4,
+                f"{c}{i}.jpg",
+                "upload",
+                fake_face(c, rng),
+                person=f"p{i}",
+                label=c,
+            )
+            for i in range(per_class)
+            for c in ("joy", "sadness")
+        ],
+    )
+
+
+def test_too_few_own_photos_say_what_is_missing_and_offer_sizes_that_fit(student):
+    from edu_core.i18n import class_name, t
+
+    db, kid = student
+    _own_photos(db, kid, 11)
+    at = _page(s=kid.resume_code).run()
+    at.toggle(key="lab_mine").set_value(True).run()  # 20 vs 60 by default
+    assert not at.exception, at.exception
+    data = ex.load_store(db, kid.id)
+    have = {c: sum(e.label == c for e in data.train) for c in ("joy", "sadness")}
+    assert max(have.values()) < 20
+    warning = " ".join(w.value for w in at.warning)
+    for c in ("joy", "sadness"):
+        assert t("lab.short_item", name=class_name(c), have=have[c], need=60) in warning
+    assert at.button(key="lab_run").disabled  # never "20" and "60" both trained on the same photos
+    most = min(have.values())
+    at.button(key="lab_use_sizes").click().run()
+    assert not at.exception, at.exception
+    assert (at.number_input(key="lab_small").value, at.number_input(key="lab_large").value) == (
+        most // 2,
+        most,
+    )
+    assert not at.warning and not at.button(key="lab_run").disabled
+    at.button(key="lab_run").click().run()
+    assert not at.exception, at.exception
+    result = at.session_state["lab_result"]
+    assert [v.n_train() for v in result.variants] == [2 * (most // 2), 2 * most]
+    headings = [m.value for m in at.markdown]
+    assert f"#### {most // 2}장씩" in headings and f"#### {most}장씩" in headings
+
+
+def test_detective_line_says_it_is_a_mean_over_seeds(student):
+    from edu_core.i18n import t
+
+    db, kid = student
+    classes = ("joy", "anger")
+
+    def seed_run(seed: int, found: int) -> ex.SeedRun:
+        planted = tuple(f"anger/{i}" for i in range(6))
+        return ex.SeedRun(
+            seed=seed, train_ids=planted, train_counts={"joy": 3, "anger": 3}, accuracy=0.5,
+            recall={"joy": 0.5, "anger": 0.5}, confusion=[[1, 1], [1, 1]], planted=planted,
+            found=planted[:found],
+        )  # fmt: skip
+
+    variant = ex.Variant("mislabel10", classes, {"source": "anger", "fraction": 0.1})
+    result = ex.ExperimentResult(
+        config=ex.ExperimentConfig("mislabel", repeats=2, classes=classes),
+        fingerprint="f",
+        test_ids=("a", "b", "c", "d"),
+        variants=(ex.VariantResult(variant, (seed_run(0, 3), seed_run(1, 4))),),
+        seconds=1.0,
+        device="cpu",
+    )
+    ex.save_result(db, kid.id, result)
+    at = _page(s=kid.resume_code).run()
+    past = at.selectbox(key="lab_past")
+    past.set_value(ex.list_results(db, kid.id)[0]).run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert (
+        t("lab.detective", planted="6", found="3.5", runs=2) in captions
+    )  # "6장 중 평균 3.5장", not "6.0장 중 3.5장"

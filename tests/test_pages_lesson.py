@@ -234,6 +234,35 @@ def test_teacher_pools_shared_photos_and_trains_a_class_model(lab):
     assert any(d.label == t("teacher.export_model") for d in at.get("download_button"))
 
 
+def test_advanced_settings_start_at_the_real_defaults_and_the_curve_has_every_epoch(lab):
+    """The sliders show what training really uses; the chosen epochs are the progress total and
+    the number of curve points (a CNN once showed 20 here, trained 100 and drew ~50)."""
+    from edu_core.train import TrainConfig, choose_device
+
+    db, _, _, student = lab
+    db.make_split(student.id, test_ratio=0.2, seed=0)
+    at = _open("views/train.py", s=student.resume_code)
+    at.toggle(key="train_advanced").set_value(True).run()
+    at.radio(key="train_kind").set_value("cnn").run()
+    assert not at.exception
+    cnn = TrainConfig().resolved("cnn", choose_device("auto"))
+    assert at.slider(key="train_epochs_cnn").value == cnn.epochs
+    assert at.select_slider(key="train_batch_cnn").value == cnn.batch_size
+    assert at.select_slider(key="train_lr_cnn").value == cnn.lr
+    at.radio(key="train_kind").set_value("pieces").run()
+    at.slider(key="train_epochs_pieces").set_value(12).run()
+    _button(at, t("train.start")).click().run()
+    deadline = time.monotonic() + 120
+    while not at.success and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception
+    run = db.list_runs(student.id)[-1]
+    assert run.status == "done" and run.metrics["planned_epochs"] == 12
+    assert [h["epoch"] for h in run.metrics["history"]] == list(range(1, 13))
+    assert t("train.curves_note") in [c.value for c in at.caption]
+
+
 def test_live_training_view_shows_progress_and_can_cancel(lab):
     """A slow job (epochs paced by the test) shows its progress and curves live; *stop* ends it."""
     import threading

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -85,7 +86,7 @@ def test_overview_pool_and_wipe(data_dir):
     at.button[1].click().run()
     assert not at.exception
     shown = "\n".join(m.value for m in at.markdown)
-    assert t("teacher.summary", students=2, sharing=1, images=2) in shown
+    assert t("teacher.summary", students=2, sharing=1, images=2, accepted=2, rejected=0) in shown
     assert any(
         "공유함" in w.value and "비공개" not in w.value for w in at.warning
     )  # stuck, and only the sharer named
@@ -106,3 +107,153 @@ def test_overview_pool_and_wipe(data_dir):
     assert db.list_images(sharer.id) == [] and db.list_images(private.id) == []
     assert t("teacher.wiped", n=2) in [s.value for s in at.success]  # a sentence, not a bare "(2)"
     assert db.get_class(klass.id).name == "6-1"  # the class itself stays for the next lesson
+
+
+def _as_teacher(data_dir: Path, *, pin: str = "4321") -> tuple[AppTest, object, object]:
+    """The teacher page of a new class, opened by a browser already in teacher mode."""
+    from edu_core.store import open_store
+
+    db = open_store(data_dir)
+    klass, session = db.create_class("6-2", pin)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["teacher_session"] = session
+    at.session_state["mode"] = "teacher"
+    at.run()
+    return at, db, session
+
+
+def _shown(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.success] + [e.value for e in at.caption]
+    parts += [e.value for e in at.warning] + [e.value for e in at.info] + [e.value for e in at.error]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_pool_tab_shows_only_the_class_models_result(data_dir):
+    at, db, session = _as_teacher(data_dir)
+    student = db.join(session.class_id, "공유함")
+    db.set_pool_consent(student.id, True)
+    run = db.start_run(student.id, config={"kind": "cnn"})
+    db.finish_run(student.id, run, metrics={"accuracy": 0.91, "history": []})
+    at = at.switch_page("views/teacher.py").run()
+    assert not at.exception
+    assert t("train.done", acc=0.91) not in _shown(at)  # a student's CNN is not the class result
+    run = db.start_run(session, config={"kind": "pieces"})
+    db.finish_run(session, run, metrics={"accuracy": 0.55, "history": []})
+    at.run()
+    assert t("train.done", acc=0.55) in _shown(at)
+    assert t("train.done", acc=0.91) not in _shown(at)
+
+
+def test_overview_counts_accepted_and_rejected_apart(data_dir):
+    import face_variants as fv
+
+    from edu_core import faces
+
+    at, db, session = _as_teacher(data_dir)
+    student = db.join(session.class_id, "하나")
+    good = fv.to_jpeg(fv.astronaut())
+    face = faces.extract(good)
+    db.add_image(student.id, good, filename="a.jpg", source="upload", face=face, label="joy")
+    db.add_image(student.id, fv.with_orientation(3), filename="b.jpg", source="upload", face=face)  # no label
+    masked = fv.mask()
+    db.add_image(
+        student.id, masked, filename="m.jpg", source="upload", face=faces.extract(masked), label="joy"
+    )
+    at = at.switch_page("views/teacher.py").run()
+    assert not at.exception
+    shown = _shown(at)
+    assert t("teacher.summary", students=1, sharing=0, images=3, accepted=2, rejected=1) in shown
+    chart = next(c for c in at.get("plotly_chart") if "class_counts" in c.proto.id)
+    spec = json.loads(chart.proto.spec)
+    assert t("teacher.class_counts", n=1) in json.dumps(spec["layout"]["title"], ensure_ascii=False)
+    assert sum(sum(trace["y"]) for trace in spec["data"]) == 1  # the title's number is what is drawn
+
+
+def _data_zip(data_dir: Path) -> bytes:
+    """A data-set zip with two labelled photos, exported by a student of another class."""
+    import face_variants as fv
+
+    from edu_core import dataset, faces
+    from edu_core.store import open_store
+
+    db = open_store(data_dir)
+    other, _ = db.create_class("other", "9999")
+    sid = db.join(other.id, "보냄").id
+    for name, data in (("a.jpg", fv.to_jpeg(fv.astronaut())), ("b.jpg", fv.with_orientation(6))):
+        db.add_image(sid, data, filename=name, source="upload", face=faces.extract(data), label="joy")
+    return dataset.export_zip(db, sid)
+
+
+def _model_zip() -> bytes:
+    import io
+    import zipfile
+
+    from edu_core import models
+    from edu_core.labels import LESSON_CLASSES
+
+    net = models.ExpressionModel("pieces", len(LESSON_CLASSES), pretrained=False)
+    bundle = models.ModelBundle(model=net, kind="pieces", class_names=tuple(LESSON_CLASSES))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("model.pt", models.save_bundle(bundle))
+    return buf.getvalue()
+
+
+def _import(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.file_uploader(key="teacher_import").set_value((name, data, "application/zip"))
+    at.run()
+    return at.button(key="do_import").click().run()
+
+
+def test_zip_import_shows_in_the_overview_at_once(data_dir):
+    at, db, session = _as_teacher(data_dir)
+    at = at.switch_page("views/teacher.py").run()
+    assert t("teacher.summary", students=0, sharing=0, images=0, accepted=0, rejected=0) in _shown(at)
+    at = _import(at, "data.zip", _data_zip(data_dir))
+    assert not at.exception
+    shown = _shown(at)
+    assert t("teacher.import_done", n=2, skipped=0) in shown  # the message survives the rerun
+    assert t("teacher.summary", students=1, sharing=1, images=2, accepted=2, rejected=0) in shown
+    assert t("teacher.pool", n=2) in shown
+    at.run()
+    assert t("teacher.import_done", n=2, skipped=0) not in _shown(at)  # said once
+
+
+def test_model_import_replaces_no_model_yet(data_dir):
+    at, db, session = _as_teacher(data_dir)
+    at = at.switch_page("views/teacher.py").run()
+    assert t("teacher.no_model") in _shown(at)
+    at = _import(at, "class-model.zip", _model_zip())
+    assert not at.exception
+    shown = _shown(at)
+    assert t("teacher.import_model_done", name="class-model") in shown
+    assert t("teacher.no_model") not in shown
+    assert any(b.label == t("teacher.export_model") for b in at.get("download_button"))
+
+
+def test_student_models_are_not_the_class_model(data_dir):
+    at, db, session = _as_teacher(data_dir)
+    student = db.join(session.class_id, "혼자")
+    db.add_model(student.id, name="mine", kind="pieces", labels=("joy", "anger"))
+    at = at.switch_page("views/teacher.py").run()
+    assert t("teacher.no_model") in _shown(at)
+
+
+def test_wipe_empties_the_overview_in_the_same_click(data_dir):
+    import face_variants as fv
+
+    from edu_core import faces
+
+    at, db, session = _as_teacher(data_dir)
+    student = db.join(session.class_id, "하나")
+    data = fv.to_jpeg(fv.astronaut())
+    db.add_image(student.id, data, filename="a.jpg", source="upload", face=faces.extract(data), label="joy")
+    at = at.switch_page("views/teacher.py").run()
+    assert t("teacher.summary", students=1, sharing=0, images=1, accepted=1, rejected=0) in _shown(at)
+    at.checkbox(key="wipe_ok").check().run()
+    next(b for b in at.button if b.label == t("teacher.wipe_button")).click().run()
+    assert not at.exception
+    shown = _shown(at)
+    assert t("teacher.wiped", n=1) in shown
+    assert t("teacher.summary", students=1, sharing=0, images=0, accepted=0, rejected=0) in shown
+    assert not at.checkbox(key="wipe_ok").value  # the next wipe needs a fresh tick

@@ -110,6 +110,20 @@ def test_early_stop_keeps_best_epoch(data300):
     assert len(res.history) - res.best_epoch == 5
 
 
+def test_refit_training_draws_every_planned_epoch(data300):
+    # The final model is retrained for the planned epochs, so the curve must show all of them
+    # (it used to stop after ~50 of 100 while the progress bar counted to 100).
+    (faces, labels), _ = data300
+    seen = []
+    res = train(
+        "pieces", faces, labels, TrainConfig(epochs=400, patience=5), class_names=CLASSES,
+        on_epoch_end=lambda epoch, _m: seen.append(epoch),
+    )  # fmt: skip
+    # the same settings without the refit stop early (test_early_stop_keeps_best_epoch)
+    assert not res.stopped_early
+    assert len(res.history) == 400 and seen == list(range(1, 401))
+
+
 def test_holdout_and_resampling():
     labels = ["a"] * 10 + ["b"] * 4 + ["c"]
     keep, hold = stratified_holdout(labels, 0.2, seed=0)

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from edu_core import ui
+from edu_core import korean7, ui
 from edu_core.errors import EduError
 
 ui.page_header("k7.title")
 st.write(ui.tr("k7.intro"))
+ui.korean7_intro_model()
 
 if ui.is_teacher():
     with st.expander(ui.tr("k7.setup_title"), expanded=ui.korean7_current() is None, icon="🛠️"):
@@ -24,8 +25,12 @@ if ui.is_teacher():
             st.caption(ui.tr("k7.demo_help"))
             left, right = st.columns(2)
             settings = {
-                "per_class": left.number_input(ui.tr("k7.demo_per_class"), 2, 500, 20, key="k7_per_class"),
-                "epochs": right.number_input(ui.tr("k7.demo_epochs"), 1, 150, 8, key="k7_epochs"),
+                "per_class": left.number_input(
+                    ui.tr("k7.demo_per_class"), 2, 500, korean7.DEMO_PER_CLASS, key="k7_per_class"
+                ),
+                "epochs": right.number_input(
+                    ui.tr("k7.demo_epochs"), 1, 500, korean7.DEMO_HEAD_EPOCHS, key="k7_epochs"
+                ),
             }
             with st.expander(ui.tr("k7.demo_advanced")):
                 settings["image_size"] = st.select_slider(

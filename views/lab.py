@@ -56,7 +56,8 @@ with controls:
             embed_s = ui.lab_embed_seconds() if model == "cnn" else None
             seconds = max(1, round(ex.estimate_seconds(cfg, data, embed_s=embed_s)))
             st.caption(tx("lab.estimate", seconds=seconds, runs=ex.n_trainings(cfg, data)))
-            if st.button(tx("lab.run"), type="primary", icon="🧪", key="lab_run"):
+            enough = ui.lab_size_check(cfg, data)
+            if st.button(tx("lab.run"), type="primary", icon="🧪", key="lab_run", disabled=not enough):
                 key = "lab.progress" if i18n.has_key("lab.progress") else "common.working"
                 result = ui.run_with_progress(
                     lambda p: ex.run_experiment(cfg, data, probe=probe, progress=p), text_key=key

@@ -13,6 +13,18 @@ klass = db.get_class(session.class_id)
 st.markdown(f"## {klass.name} · {ui.tr('teacher.join_code', code=klass.join_code)}")
 st.button(ui.tr("teacher.logout"), on_click=ui.logout_teacher, key="teacher_logout")
 
+
+def _wipe() -> None:
+    # A callback runs before the page is drawn, so every tab already shows the emptied class.
+    n = db.wipe_class(session, keep_class=True)
+    st.session_state["wipe_ok"] = False
+    ui.flash(ui.tr("teacher.wiped", n=n), icon="🗑️")
+
+
+# Actions below rerun the page so the tabs drawn before them show their result; their
+# messages come back here.
+ui.show_flashes()
+
 overview_tab, join_tab, pool_tab, files_tab, wipe_tab = st.tabs(
     [
         ui.tr(k)
@@ -56,7 +68,7 @@ with files_tab:
             ui.tr("teacher.export_data"), lambda: dataset.export_zip(db, session, split_id=latest),
             file_name=f"expression-lab-{klass.join_code}-data.zip", mime="application/zip", icon="📦",
         )  # fmt: skip
-    models = db.list_models(session)
+    models = ui.class_models(session)
     if models:
         st.download_button(
             ui.tr("teacher.export_model"), lambda: ui.model_zip(session, models[-1].id),
@@ -67,9 +79,13 @@ with files_tab:
     upload = st.file_uploader(ui.tr("teacher.import"), type=["zip", "pt"], key="teacher_import")
     if upload is not None and st.button(ui.tr("teacher.import"), key="do_import"):
         try:
-            ui.import_upload(session, upload.name, upload.getvalue())
+            done = ui.import_upload(session, upload.name, upload.getvalue())
         except EduError as exc:
             ui.show_error(exc)
+        else:
+            if done:
+                ui.flash(done, icon="📦")
+                st.rerun()
 with wipe_tab:
     days = st.number_input(
         ui.tr("teacher.retention"),
@@ -87,7 +103,5 @@ with wipe_tab:
             ui.tr("teacher.retention_saved", days=int(days)) if days else ui.tr("teacher.retention_off")
         )
     st.warning(ui.tr("teacher.wipe_confirm"), icon="⚠️")
-    if st.checkbox(ui.tr("teacher.wipe_check"), key="wipe_ok") and st.button(
-        ui.tr("teacher.wipe_button"), type="primary", icon="🗑️"
-    ):
-        st.success(ui.tr("teacher.wiped", n=db.wipe_class(session, keep_class=True)))
+    if st.checkbox(ui.tr("teacher.wipe_check"), key="wipe_ok"):
+        st.button(ui.tr("teacher.wipe_button"), type="primary", icon="🗑️", on_click=_wipe)

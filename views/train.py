@@ -4,7 +4,7 @@ import streamlit as st
 
 from edu_core import ui
 from edu_core.errors import EduError
-from edu_core.train import TrainConfig
+from edu_core.train import TrainConfig, choose_device
 
 ui.page_header("train.title", "4_model")
 sid = ui.require_student()
@@ -26,12 +26,25 @@ kind = st.radio(
     key="train_kind",
 )
 settings: dict = {}
+# The sliders start at what training really uses on this machine, so opening them changes nothing
+# and the progress bar counts the epochs shown here.
+default = TrainConfig().resolved(kind, choose_device("auto"))
 if st.toggle(ui.tr("train.advanced"), key="train_advanced"):
     epochs_col, batch_col, lr_col = st.columns(3)
-    settings["epochs"] = epochs_col.slider(ui.tr("train.epochs"), 1, 200, 150 if kind == "pieces" else 20)
-    settings["batch_size"] = batch_col.select_slider(ui.tr("train.batch"), [8, 16, 32, 64, 128], value=32)
+    settings["epochs"] = epochs_col.slider(
+        ui.tr("train.epochs"), 1, 200, default.epochs, key=f"train_epochs_{kind}"
+    )
+    settings["batch_size"] = batch_col.select_slider(
+        ui.tr("train.batch"),
+        sorted({8, 16, 32, 64, 128, int(default.batch_size)}),
+        value=default.batch_size,
+        key=f"train_batch_{kind}",
+    )
     settings["lr"] = lr_col.select_slider(
-        ui.tr("train.lr"), [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1], value=0.01
+        ui.tr("train.lr"),
+        sorted({0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, float(default.lr)}),
+        value=default.lr,
+        key=f"train_lr_{kind}",
     )
 
 job = ui.latest_job(sid)
