@@ -1561,15 +1561,20 @@ def five_class_try(data: bytes) -> None:
 # --- experiment lab page (views/lab.py) ---------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False)
 def _fixed_class_name() -> Callable[[str], str]:
     """``class_name`` bound to this run's language: widgets call format functions outside the run."""
+    # Never cached: the language and a class's renamings belong to one session, not the server.
     lg, names = lang(), renamed()
     return lambda class_id: i18n.class_name(class_id, lg, renamed=names)
 
 
+@st.cache_resource(show_spinner=False)
 def lab_sample_data() -> ex.LabData:
-    """The committed sample faces, shared by every session (they are nobody's photos)."""
+    """The committed sample faces, shared by every session (they are nobody's photos).
+
+    Loaded once per server: the 400 sample faces took seconds on every rerun of the lab page.
+    The data is never modified (experiments draw copies of its tuples).
+    """
     from edu_core.dataset import SAMPLE_DIR
 
     return ex.load_folder(SAMPLE_DIR)
