@@ -768,9 +768,12 @@ def start_training(viewer: Any, split: Any, kind: str, cfg: Any) -> Any:
         return {"model_id": model.id, "accuracy": metrics.get("accuracy")}
 
     epochs = cfg.resolved(kind, choose_device(cfg.device)).epochs or 1
-    job = training_queue().submit_call(work, total_epochs=epochs, owner=owner_of(viewer))
+    queue = training_queue()
+    job = queue.submit_call(work, total_epochs=epochs, owner=owner_of(viewer))
     book = _job_runs()
     with book["lock"]:
+        # Only jobs the queue still keeps can be asked about; the rest would pile up for good.
+        book["runs"] = {k: v for k, v in book["runs"].items() if queue.get(k) is not None}
         book["runs"][job.id] = run_id
     return job
 
