@@ -1,8 +1,8 @@
 """No outbound network, no secrets in logs, and the upload size limit, on a real ``streamlit run`` server.
 
 A whole lesson (the flow of test_lesson_browser: join by the QR link, upload, label, split,
-train, try a photo) plus a teacher PIN login (one wrong PIN, then the right one) runs in
-headless chromium against a server that is watched three ways:
+train, try a photo) plus a teacher login (the server's teacher password, one wrong PIN, then the
+right one) runs in headless chromium against a server that is watched three ways:
 
 * a Python audit hook (tests/netguard/sitecustomize.py on the server's PYTHONPATH) logs every
   socket connect/bind/sendto/sendmsg target and every name lookup of the server process;
@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from classroom import streamlit_command, wait_until_healthy
+from classroom import TEACHER_PASSWORD, server_env, streamlit_command, wait_until_healthy
 
 from edu_core.i18n import reason_message, t
 
@@ -105,12 +105,7 @@ def _watched_server(tmp_path: Path, *, trace: bool) -> Iterator[tuple[str, Path]
     data = tmp_path / "lab"
     port = _free_port()
     paths = [str(NETGUARD), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {
-        **os.environ,
-        "EXPRESSION_LAB_DATA": str(data),
-        "NETGUARD_LOG": str(tmp_path / "netguard.jsonl"),
-        "PYTHONPATH": os.pathsep.join(paths),
-    }
+    env = server_env(data, NETGUARD_LOG=str(tmp_path / "netguard.jsonl"), PYTHONPATH=os.pathsep.join(paths))
     cmd = streamlit_command(port)
     if trace:
         cmd = ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect", "-e", "signal=none",
@@ -137,6 +132,8 @@ def _watched_server(tmp_path: Path, *, trace: bool) -> Iterator[tuple[str, Path]
 def _teacher_login(page, join_code: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=t("nav.teacher")).click()
     page.get_by_role("heading", name=t("teacher.title")).first.wait_for()
+    page.get_by_label(t("teacher.password"), exact=True).fill(TEACHER_PASSWORD)  # the server's door first
+    page.get_by_role("button", name=t("teacher.door_button")).click()
     pin = page.get_by_label(t("teacher.pin"), exact=True)
     pin.fill(WRONG_PIN)
     page.get_by_role("button", name=t("teacher.login_button")).click()
@@ -180,7 +177,7 @@ def test_whole_lesson_opens_no_outbound_connection(tmp_path, browser_page, monke
 
     log = (tmp_path / "streamlit.log").read_text(errors="replace")
     audit = (tmp_path / "netguard.jsonl").read_text(errors="replace")
-    for secret in [PIN, WRONG_PIN, klass.join_code, *resume_codes]:
+    for secret in [PIN, WRONG_PIN, TEACHER_PASSWORD, klass.join_code, *resume_codes]:
         assert secret not in log and secret not in audit, f"a secret is in the server log: {secret}"
     assert "Traceback" not in log
     if inner and os.environ.get("NETGUARD_SUMMARY"):
