@@ -55,6 +55,10 @@ DATA_ENV = "EXPRESSION_LAB_DATA"
 TEACHER_PASSWORD_ENV = "EXPRESSION_LAB_TEACHER_PASSWORD"
 TEACHER_PASSWORD_FILE = "teacher_password.json"  # in the data folder: a salted scrypt hash only
 TEACHER_PASSWORD_MIN = 8
+#: The join code of the practice class behind "start alone". Lower case: find_class upper-cases
+#: what is typed and _code never makes it, so nobody joins it by a code; it has no teacher PIN.
+SOLO_JOIN_CODE = "solo"
+SOLO_CLASS_NAME = "혼자 연습 · Practice"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO_ROOT / "data"
 DB_NAME = "lab.sqlite3"
@@ -1021,6 +1025,34 @@ class Store:
                 if "unique" not in exc.detail.lower():
                     raise
         raise StoreError("store_error", "could not pick a free resume code")  # pragma: no cover
+
+    def join_solo(self, nickname: str) -> StudentRecord:
+        """A personal workspace outside any class (practice at home, a teacher trying the lesson).
+
+        It lives in the server's practice class, which has no teacher: its PIN hash is random
+        bytes that no PIN produces, so nobody sees the class's counts or shared photos, and
+        students there see only their own photos, as everywhere.
+        """
+        return self.join(self.solo_class_id(), nickname)
+
+    def solo_class_id(self) -> int:
+        """The practice class of this server (made on first use)."""
+        rows = self._read("SELECT id FROM classes WHERE join_code = ?", (SOLO_JOIN_CODE,))
+        if rows:
+            return int(rows[0][0])
+        names = {c: korean_name(c) for c in LESSON_CLASSES}
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    "INSERT INTO classes(name, join_code, labels, display_names, pin_salt, pin_hash, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (SOLO_CLASS_NAME, SOLO_JOIN_CODE, _json(list(LESSON_CLASSES)), _json(names),
+                     secrets.token_bytes(16), secrets.token_bytes(32), _now()),
+                )  # fmt: skip
+        except StoreError as exc:
+            if "unique" not in exc.detail.lower():  # another tab made it at the same moment
+                raise
+        return int(self._read("SELECT id FROM classes WHERE join_code = ?", (SOLO_JOIN_CODE,))[0][0])
 
     def student(self, student_id: int) -> StudentRecord:
         """The student with this id (``not_found`` when gone)."""

@@ -244,13 +244,26 @@ def figure(builder: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 _ANSWER_LINE = re.compile(r"^\s*-\s*(정답|Answer)\s*:.*$\n?", re.MULTILINE)
 
 
-def lesson(chapter: str, *, expanded: bool = False) -> None:
-    """Render a chapter's lesson text: objectives for everyone, notes and quiz for teachers."""
+def lesson_read(chapter: str) -> bool:
+    """Whether this session opened the chapter's lesson text (only where ``lesson(track=True)``)."""
+    return chapter in st.session_state.get("lessons_read", set())
+
+
+def lesson(chapter: str, *, expanded: bool = False, track: bool = False) -> None:
+    """Render a chapter's lesson text: objectives for everyone, notes and quiz for teachers.
+
+    ``track`` remembers (for this session) that the student opened it: the lesson map ticks
+    chapter 1 for that. Only where needed, since every open and close then reruns the page.
+    """
     try:
         parts = i18n.load_lesson(chapter, lang())
     except FileNotFoundError:
         return
-    with st.expander(tr("common.lesson"), expanded=expanded, icon="📘"):
+    tracking: dict[str, Any] = {"key": f"lesson_open_{chapter}", "on_change": "rerun"} if track else {}
+    box = st.expander(tr("common.lesson"), expanded=expanded, icon="📘", **tracking)
+    if track and box.open:
+        st.session_state.setdefault("lessons_read", set()).add(chapter)
+    with box:
         st.markdown(parts.get("student", ""))
         if parts.get("quiz"):
             st.divider()
@@ -353,9 +366,23 @@ def remember_student(student: Any) -> None:
     st.query_params[_RESUME_PARAM] = student.resume_code
 
 
+#: What a session keeps of a student's workspace besides the id: gone when they leave or delete.
+_STUDENT_KEYS = (
+    "student_id", "resume_code", "nickname", "class_title", "display_names", "_bundles",
+    "lab_mine_data", "lab_mine_stamp", "lab_result", "lab_own_id", "lab_own_face", "lessons_read",
+)  # fmt: skip
+
+
+def solo_workspace(sid: int) -> bool:
+    """Whether the student started alone (the practice class, which has no teacher)."""
+    from edu_core.store import SOLO_JOIN_CODE
+
+    return store().get_class(store().student(sid).class_id).join_code == SOLO_JOIN_CODE
+
+
 def forget_student() -> None:
-    """Leave: this browser no longer opens the student's workspace."""
-    for key in ("student_id", "resume_code", "nickname", "class_title", "display_names"):
+    """Leave: this browser no longer opens the student's workspace, nor keeps any of it."""
+    for key in _STUDENT_KEYS:
         st.session_state.pop(key, None)
     st.query_params.pop(_RESUME_PARAM, None)
 
@@ -588,6 +615,26 @@ def face_gallery(sid: int, records: list, *, show_box: bool, key: str = "gallery
         captions.append(class_name(r.label) if r.label else r.filename[:18])
     if images:
         st.image(images, caption=captions, width=THUMB_SIDE)
+
+
+def collect_gallery(sid: int, records: list, *, show_box: bool, per_row: int = 5) -> None:
+    """The accepted faces on the collect page, newest first, each with its own delete button."""
+    records = sorted(records, key=lambda r: -r.id)
+    pages = max(1, -(-len(records) // GALLERY_PAGE))
+    page = 1
+    if pages > 1:
+        page = st.pills(tr("label.page"), list(range(1, pages + 1)), default=1, key="gallery_page") or 1
+    shown = records[(page - 1) * GALLERY_PAGE : page * GALLERY_PAGE]
+    for start in range(0, len(shown), per_row):
+        for col, r in zip(st.columns(per_row), shown[start : start + per_row], strict=False):
+            with col:
+                thumb = _boxed_thumb(sid, r.id, r.sha) if show_box else None
+                caption = class_name(r.label) if r.label else r.filename[:18]
+                st.image(thumb or _crop_thumb(sid, r.id, r.crop_sha), caption=caption, width=THUMB_SIDE)
+                if st.button(tr("collect.delete"), icon="🗑️", key=f"gallery_delete_{r.id}", type="tertiary"):
+                    store().delete_image(sid, r.id)  # a student may remove any of their own photos
+                    st.toast(tr("collect.skipped", name=r.filename))
+                    st.rerun()
 
 
 def rejected_list(sid: int, records: list) -> None:
@@ -1264,7 +1311,9 @@ def teacher_gate() -> Any:
         st.form_submit_button(tr("teacher.create_button"), type="primary", on_click=_create_class)
     with login_col, st.form("teacher_login"):
         st.subheader(tr("teacher.login_title"))
-        classes = store().list_classes()
+        from edu_core.store import SOLO_JOIN_CODE
+
+        classes = [c for c in store().list_classes() if c.join_code != SOLO_JOIN_CODE]  # it has no teacher
         st.selectbox(tr("teacher.classes"), classes, format_func=_class_choice, key="login_class")
         st.text_input(tr("teacher.pin"), type="password", key="login_pin", max_chars=32)
         st.form_submit_button(tr("teacher.login_button"), on_click=_login, disabled=not classes)
