@@ -442,3 +442,18 @@ def test_recent_label_events_are_the_viewers_newest_first(tmp_path):
     assert [(e.image_id, e.new_label) for e in events] == [(mine[0].id, "neutral"), (mine[2].id, "sadness")]
     assert all(e.image_id != theirs.id for e in store.recent_label_events(a.id, limit=50))
     assert [e.new_label for e in store.recent_label_events(b.id)] == ["anger"]
+
+
+def test_start_alone_uses_a_practice_class_nobody_can_join_by_code_or_teach(store: Store) -> None:
+    a = store.join_solo("혼자1")
+    b = store.join_solo("혼자2")
+    assert a.class_id == b.class_id == store.solo_class_id()
+    for typed in ("solo", "SOLO", store_mod.SOLO_JOIN_CODE):
+        with pytest.raises(StoreError):
+            store.find_class(typed)
+    for pin in ("", "0000", "solo", store_mod.SOLO_JOIN_CODE):
+        with pytest.raises(StoreError) as err:
+            store.teacher_login(a.class_id, pin)
+        assert err.value.code in ("bad_pin", "pin_locked")
+    image = store.add_image(a.id, photo(1), filename="a.jpg", source="upload", face=face(1))
+    assert store.list_images(b.id) == [] and [r.id for r in store.list_images(a.id)] == [image.id]
