@@ -498,6 +498,9 @@ def page_header(title_key: str, chapter: str | None = None) -> None:
 
 GALLERY_PAGE = 40
 THUMB_SIDE = 160
+#: The largest photo file taken (the decoder's limit too); ``server.maxUploadSize`` is the larger
+#: limit for a teacher's class zips and model files.
+PHOTO_MAX_BYTES = 25 * 1024 * 1024
 
 
 def extract_and_store(
@@ -515,6 +518,13 @@ def extract_and_store(
     from edu_core.store import NewImage
 
     db = store()
+    # The server takes files up to the teachers' limit (class zips, models); a photo has its own,
+    # checked here so the student reads why, and the file is neither stored nor decoded.
+    too_big = [(name, "photo_too_large") for name, data in entries if len(data) > PHOTO_MAX_BYTES]
+    entries = [(name, data) for name, data in entries if len(data) <= PHOTO_MAX_BYTES]
+
+    if not entries:
+        return [], too_big
 
     def work(progress: Callable[[int, int], None]) -> tuple[list, list[tuple[str, str]]]:
         results = faces.extract_many(
@@ -542,7 +552,8 @@ def extract_and_store(
                 refused.append((photo.filename, exc.code))
         return stored, refused
 
-    return run_with_progress(work, text_key="collect.progress", total=len(entries))
+    stored, refused = run_with_progress(work, text_key="collect.progress", total=len(entries))
+    return stored, too_big + refused
 
 
 def refused_list(refused: list[tuple[str, str]]) -> None:

@@ -1,4 +1,4 @@
-"""No outbound network, no secrets in logs, and the upload size limit, on a real ``streamlit run`` server.
+"""No outbound network, no secrets in logs, and the upload limits, on a real ``streamlit run`` server.
 
 A whole lesson (the flow of test_lesson_browser: join by the QR link, upload, label, split,
 train, try a photo) plus a teacher login (the server's teacher password, one wrong PIN, then the
@@ -209,16 +209,18 @@ def test_whole_lesson_inside_a_network_namespace_without_routes(tmp_path):
     assert facts["audit_events"] > 0 and facts["page_requests"] > 0
 
 
-def test_upload_over_the_limit_is_refused_by_the_server(lab_server):
-    """``server.maxUploadSize = 25`` (MB): the upload endpoint answers 413 for 26 MB, takes 24 MB."""
+def test_upload_limits_on_the_server(lab_server):
+    """``server.maxUploadSize`` is the teachers' limit, so a 27 MB class zip reaches the server (it
+    was refused with Streamlit's English error); the 25 MB photo limit is the app's own
+    (test_pages_collect checks its sentence). Uploads without the XSRF token are refused."""
     import tomllib
 
-    from stclient import ClientError, StreamlitClient
+    from stclient import StreamlitClient
 
     from edu_core.store import open_store
 
     limit = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
-    assert limit == 25
+    assert limit >= 100
     url, data = lab_server
     db = open_store(data)
     klass, _ = db.create_class("6-1", PIN)
@@ -227,9 +229,7 @@ def test_upload_over_the_limit_is_refused_by_the_server(lab_server):
         client.open()
         client.go("collect")
         uploader = client.widget("file_uploader")
-        with pytest.raises(ClientError, match="HTTP 413"):
-            client.upload(uploader, [("big.jpg", b"\xff\xd8\xff" + bytes((limit + 1) * 1024 * 1024))])
-        client.upload(uploader, [("fits.jpg", b"\xff\xd8\xff" + bytes((limit - 1) * 1024 * 1024))])
+        client.upload(uploader, [("class.zip", b"PK\x03\x04" + bytes(27 * 1024 * 1024))])
         # Without the XSRF token the endpoint refuses any upload, whatever its size.
         bare = urllib.request.Request(
             f"{url}/_stcore/upload_file/{client.session_id}/x", data=b"x", method="PUT"
@@ -237,9 +237,9 @@ def test_upload_over_the_limit_is_refused_by_the_server(lab_server):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(bare, timeout=30)
         assert err.value.code in (400, 403)
-        run = client.go("collect")  # the session is still healthy after the refusals
+        run = client.go("collect")  # the session is still healthy after the refusal
         assert run.status is not None
-    assert db.list_images(student.id) == []  # nothing refused was stored
+    assert db.list_images(student.id) == []  # an upload alone stores nothing
 
 
 def test_the_watchers_do_see_an_outbound_attempt(tmp_path):
