@@ -113,7 +113,11 @@ def announce_teacher_password(db: Any) -> None:
     from edu_core.store import TEACHER_PASSWORD_ENV
 
     reset = "python -m edu_core.store teacher-password --reset"
-    new = db.ensure_teacher_password()
+    try:
+        new = db.ensure_teacher_password()
+    except EduError as exc:  # a full or read-only disk: students still work, the teacher page says why
+        print(f"Teacher password: could not be stored ({exc.code}); set ${TEACHER_PASSWORD_ENV}.", flush=True)
+        return
     if new is not None:
         lines = [
             f"Teacher password (교사 비밀번호): {new}",

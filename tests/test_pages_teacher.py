@@ -222,3 +222,22 @@ def test_first_start_makes_a_password_and_a_reset_closes_open_teacher_pages(data
     assert at.text_input(key="teacher_password") is not None and klass.join_code not in _everything_shown(at)
     _enter_password(at, password)
     assert reason_message("bad_password") in [e.value for e in at.error]
+
+
+def test_a_data_folder_that_cannot_keep_a_password_still_serves_students(data_dir, monkeypatch, capsys):
+    from edu_core import ui
+    from edu_core.store import StorageFull, Store
+
+    def full(self):
+        raise StorageFull(detail="no space left")
+
+    monkeypatch.delenv("EXPRESSION_LAB_TEACHER_PASSWORD")
+    monkeypatch.setattr(Store, "ensure_teacher_password", full)
+    ui._store_at.clear()  # a fresh server start on a full disk
+    home = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not home.exception and not home.error  # the start page works
+    assert "could not be stored (disk_full)" in capsys.readouterr().out
+    at = _teacher_page("anything")
+    assert reason_message("no_teacher_password") in [e.value for e in at.error]
+    assert not any(w.key == "new_class_name" for w in at.text_input)
+    ui._store_at.clear()
