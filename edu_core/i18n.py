@@ -234,7 +234,7 @@ _KO: dict[str, str] = {
     "eval.no_test": "시험 사진이 없어요. 데이터셋을 다시 나눠 주세요.",
     # teacher
     "teacher.title": "교사",
-    "teacher.door_title": "교사 비밀번호",
+    "teacher.door_title": "교사만 들어갈 수 있어요",
     "teacher.door_help": "이 서버를 켠 사람이 정한 비밀번호예요 (처음 켤 때 터미널에 나와요). 학생에게는 알려 주지 마세요.",
     "teacher.password": "교사 비밀번호",
     "teacher.door_button": "들어가기",
@@ -752,7 +752,7 @@ _EN: dict[str, str] = {
     "eval.rejected": "This photo has no usable face: {message}",
     "eval.no_test": "There are no test photos. Please split the data set again.",
     "teacher.title": "Teacher",
-    "teacher.door_title": "Teacher password",
+    "teacher.door_title": "Teachers only",
     "teacher.door_help": "Set by whoever started this server (shown in its terminal at the first start). Do not tell students.",
     "teacher.password": "Teacher password",
     "teacher.door_button": "Enter",
