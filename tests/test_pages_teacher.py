@@ -145,6 +145,16 @@ def test_every_teacher_action_needs_the_server_password(data_dir):
         assert keys.isdisjoint({"new_class_name", "new_pin", "login_class", "login_pin", "wipe_ok"})
         assert "teacher_session" not in at.session_state
 
+    # The teacher-only parts of other pages stay shut too: renaming the expressions, the 7-class set-up.
+    for page in ("views/label.py", "views/korean7.py"):
+        other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        other.query_params.update({"s": kid.resume_code, "mode": "teacher"})
+        other.run()
+        other.switch_page(page).run()
+        assert not other.exception
+        keys = {w.key or "" for w in (*other.text_input, *other.button, *other.file_uploader)}
+        assert not {k for k in keys if k.startswith(("rename_", "k7_path", "k7_load", "k7_upload"))}, page
+
     _enter_password(at, "not-the-password")
     assert reason_message("bad_password") in [e.value for e in at.error]
     assert not any(w.key == "new_class_name" for w in at.text_input)

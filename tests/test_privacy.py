@@ -481,6 +481,7 @@ def test_delete_me_removes_the_students_files_from_disk(world):
                  face=db.face(shared.id, world.a.id))  # fmt: skip
     at = _open("home", {"s": world.b.resume_code})
     assert at.session_state["student_id"] == world.b.id
+    at.checkbox(key="delete_me_ok").check().run()  # "yes, delete everything"
     at.button(key="delete_me").click().run()
     assert not at.exception
     assert t("home.deleted") in [s.value for s in at.success]
