@@ -51,6 +51,14 @@ from edu_core.labels import LESSON_CLASSES, korean_name
 from edu_core.labels import normalize_label as _normalize_any
 
 DATA_ENV = "EXPRESSION_LAB_DATA"
+#: The server's teacher password, set by whoever starts the server (wins over the stored one).
+TEACHER_PASSWORD_ENV = "EXPRESSION_LAB_TEACHER_PASSWORD"
+TEACHER_PASSWORD_FILE = "teacher_password.json"  # in the data folder: a salted scrypt hash only
+TEACHER_PASSWORD_MIN = 8
+#: The join code of the practice class behind "start alone". Lower case: find_class upper-cases
+#: what is typed and _code never makes it, so nobody joins it by a code; it has no teacher PIN.
+SOLO_JOIN_CODE = "solo"
+SOLO_CLASS_NAME = "혼자 연습 · Practice"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO_ROOT / "data"
 DB_NAME = "lab.sqlite3"
@@ -396,6 +404,11 @@ def _now() -> float:
 
 def _code(length: int) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def new_teacher_password() -> str:
+    """A random teacher password that is easy to read off a terminal: ``XXXX-XXXX-XXXX`` (about 59 bits)."""
+    return "-".join(_code(4) for _ in range(3))
 
 
 def _sniff_ext(data: bytes) -> str:
@@ -861,6 +874,109 @@ class Store:
                 "UPDATE classes SET pin_salt = ?, pin_hash = ? WHERE id = ?", (salt, digest, class_id)
             )
 
+    def session_alive(self, session: TeacherSession) -> bool:
+        """Whether a teacher session still works (not logged out, expired or ended by a password reset)."""
+        try:
+            self._check_session(session)
+        except Forbidden:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ the server's teacher password
+    #
+    # The door to everything a teacher does in the app: creating a class, the list of classes and
+    # opening one (which then also takes that class's PIN). Students never get past it.
+
+    @property
+    def teacher_password_file(self) -> Path:
+        return self.root / TEACHER_PASSWORD_FILE
+
+    def _password_record(self) -> dict[str, Any] | None:
+        try:
+            record = json.loads(self.teacher_password_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise StoreError("store_error", f"{self.teacher_password_file}: {exc}") from exc
+        return record if isinstance(record, dict) and "hash" in record else None
+
+    def teacher_password_source(self) -> Literal["env", "file"] | None:
+        """Where the teacher password comes from: the environment variable, the data folder, or nowhere."""
+        if os.environ.get(TEACHER_PASSWORD_ENV, ""):
+            return "env"
+        return "file" if self._password_record() is not None else None
+
+    def teacher_password_stamp(self) -> str | None:
+        """A value that changes whenever the teacher password changes (None while there is none)."""
+        env = os.environ.get(TEACHER_PASSWORD_ENV, "")
+        if env:
+            return "env:" + hashlib.sha256(env.encode("utf-8")).hexdigest()[:16]
+        record = self._password_record()
+        return None if record is None else "file:" + str(record["hash"])[:16]
+
+    def check_teacher_password(self, password: str) -> bool:
+        """Whether ``password`` is the server's teacher password (False while none is set)."""
+        given = password.encode("utf-8")
+        env = os.environ.get(TEACHER_PASSWORD_ENV, "")
+        if env:
+            return hmac.compare_digest(hashlib.sha256(given).digest(), hashlib.sha256(env.encode()).digest())
+        record = self._password_record()
+        if record is None:
+            return False
+        salt = bytes.fromhex(record["salt"])
+        n = int(record.get("scrypt_n", self.cfg.scrypt_n))
+        digest = hashlib.scrypt(given, salt=salt, n=n, r=8, p=1, dklen=32)
+        return hmac.compare_digest(digest, bytes.fromhex(record["hash"]))
+
+    def _write_password(self, password: str, *, replace: bool) -> bool:
+        salt = secrets.token_bytes(16)
+        record = {
+            "salt": salt.hex(),
+            "hash": self._hash_pin(password, salt).hex(),
+            "scrypt_n": self.cfg.scrypt_n,
+            "set_at": _now(),
+        }
+        tmp = self.root / f".{TEACHER_PASSWORD_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(record, fh)
+                fh.flush()
+                if self.cfg.durable:
+                    os.fsync(fh.fileno())
+            if replace:
+                os.replace(tmp, self.teacher_password_file)
+            else:
+                try:  # two servers starting at once: the first one's password stays
+                    os.link(tmp, self.teacher_password_file)
+                except FileExistsError:
+                    return False
+            if self.cfg.durable:
+                _fsync_dir(self.root)
+        except OSError as exc:
+            raise _translate(exc) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
+
+    def ensure_teacher_password(self) -> str | None:
+        """Make a teacher password if there is none yet; returns it (to show once), else None.
+
+        Only its hash is stored, so this is the one time anybody can read it.
+        """
+        if self.teacher_password_source() is not None:
+            return None
+        password = new_teacher_password()
+        return password if self._write_password(password, replace=False) else None
+
+    def set_teacher_password(self, password: str) -> None:
+        """Store a new teacher password (its hash); every open teacher session ends."""
+        if len(password) < TEACHER_PASSWORD_MIN:
+            raise StoreError("password_too_short", f"at least {TEACHER_PASSWORD_MIN} characters")
+        self._write_password(password, replace=True)
+        with self._tx() as conn:
+            conn.execute("DELETE FROM teacher_sessions")
+
     def rename_classes(self, session: TeacherSession, display_names: Mapping[str, str]) -> ClassRecord:
         """Let the teacher show other names for the classes (ids stay the same)."""
         class_id = self._check_session(session)
@@ -909,6 +1025,34 @@ class Store:
                 if "unique" not in exc.detail.lower():
                     raise
         raise StoreError("store_error", "could not pick a free resume code")  # pragma: no cover
+
+    def join_solo(self, nickname: str) -> StudentRecord:
+        """A personal workspace outside any class (practice at home, a teacher trying the lesson).
+
+        It lives in the server's practice class, which has no teacher: its PIN hash is random
+        bytes that no PIN produces, so nobody sees the class's counts or shared photos, and
+        students there see only their own photos, as everywhere.
+        """
+        return self.join(self.solo_class_id(), nickname)
+
+    def solo_class_id(self) -> int:
+        """The practice class of this server (made on first use)."""
+        rows = self._read("SELECT id FROM classes WHERE join_code = ?", (SOLO_JOIN_CODE,))
+        if rows:
+            return int(rows[0][0])
+        names = {c: korean_name(c) for c in LESSON_CLASSES}
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    "INSERT INTO classes(name, join_code, labels, display_names, pin_salt, pin_hash, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (SOLO_CLASS_NAME, SOLO_JOIN_CODE, _json(list(LESSON_CLASSES)), _json(names),
+                     secrets.token_bytes(16), secrets.token_bytes(32), _now()),
+                )  # fmt: skip
+        except StoreError as exc:
+            if "unique" not in exc.detail.lower():  # another tab made it at the same moment
+                raise
+        return int(self._read("SELECT id FROM classes WHERE join_code = ?", (SOLO_JOIN_CODE,))[0][0])
 
     def student(self, student_id: int) -> StudentRecord:
         """The student with this id (``not_found`` when gone)."""
@@ -1940,6 +2084,35 @@ def _owner(store: Store, args: argparse.Namespace) -> int:
     return store.join(record.id, args.nickname).id
 
 
+def _read_new_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("new teacher password: ")
+    if getpass.getpass("once more: ") != first:
+        raise StoreError("password_mismatch", "the two passwords differ")
+    return first
+
+
+def _teacher_password_command(store: Store, args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if args.reset:
+        out["teacher_password"] = new_teacher_password()
+        store.set_teacher_password(out["teacher_password"])
+        out["note"] = "shown only now; only its hash is kept. Open teacher pages must enter it again."
+    elif args.set:
+        store.set_teacher_password(_read_new_password())
+        out["note"] = "saved (as a hash). Open teacher pages must enter it again."
+    source = store.teacher_password_source()
+    out["source"] = {
+        "env": f"${TEACHER_PASSWORD_ENV} (it wins over a stored one)",
+        "file": str(store.teacher_password_file),
+        None: "none yet: the app makes one at its next start and prints it",
+    }[source]
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m edu_core.store``: create a class, import, export, count, check, wipe."""
     parser = argparse.ArgumentParser(prog="python -m edu_core.store", description=__doc__.splitlines()[0])
@@ -1987,6 +2160,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--class", dest="class_code", required=True)
     p.add_argument("--pin", default=None)
     p.add_argument("--keep-class", action="store_true")
+
+    p = sub.add_parser(
+        "teacher-password",
+        help="the teacher password: where it comes from; --reset makes a new one, --set asks for one",
+    )
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--reset", action="store_true", help="make a new random password and print it once")
+    how.add_argument("--set", action="store_true", help="type a new password (or one line on stdin)")
 
     sub.add_parser("retention", help="apply every class's retention setting now")
     p = sub.add_parser("check", help="database integrity and file consistency")
@@ -2038,6 +2219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.cmd == "wipe":
             n = store.wipe_class(_teacher(store, args), keep_class=args.keep_class)
             out = {"deleted_images": n, "class_deleted": not args.keep_class}
+        elif args.cmd == "teacher-password":
+            out = _teacher_password_command(store, args)
         elif args.cmd == "retention":
             out = {"deleted_images": store.apply_retention()}
         else:

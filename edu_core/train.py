@@ -806,22 +806,49 @@ class TrainingJob:
                 result = self._fn(self._record, self.cancel_event)
                 state: JobState = "done"
             except TrainingCancelled as exc:
-                result, state, self.error = None, "cancelled", exc
+                result, state, self.error = None, "cancelled", _without_frames(exc)
             except Exception as exc:  # noqa: BLE001 - recorded for the page to show, never lost
-                result, state, self.error = None, "failed", exc
+                result, state, self.error = None, "failed", _without_frames(exc)
             with self._lock:
                 self.result, self._state = result, state
+        # The call holds the training photos (a CNN run's crops are tens of MB); a finished job
+        # keeps only its result, history and error for the page.
+        self._fn = None
         self.finished = time.time()
         self._done.set()
 
 
-class TrainingQueue:
-    """Runs training jobs ``max_workers`` at a time on background threads, in order."""
+def _without_frames(exc: BaseException) -> BaseException:
+    """``exc`` (and the exceptions chained to it) without tracebacks.
 
-    def __init__(self, max_workers: int = 1) -> None:
+    A traceback keeps every frame of the failed call alive, and with them the training data
+    the job's call closed over, for as long as the job is kept.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        e.__traceback__ = None
+        todo += [e.__cause__, e.__context__]
+    return exc
+
+
+class TrainingQueue:
+    """Runs training jobs ``max_workers`` at a time on background threads, in order.
+
+    The queue lives as long as the server, so it forgets finished jobs it no longer needs:
+    a new job of an owner replaces that owner's finished ones (the page shows only the
+    latest), and at most ``keep_finished`` finished jobs are kept in all.
+    """
+
+    def __init__(self, max_workers: int = 1, keep_finished: int = 256) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be >= 1")
         self.max_workers = max_workers
+        self.keep_finished = keep_finished
         self._cond = threading.Condition()
         self._waiting: deque[TrainingJob] = deque()
         self._jobs: dict[str, TrainingJob] = {}
@@ -841,6 +868,7 @@ class TrainingQueue:
             if self._closed:
                 raise RuntimeError("queue is shut down")
             job = TrainingJob(f"job-{next(self._ids)}", fn, total_epochs, owner)
+            self._forget_finished(owner)
             self._jobs[job.id] = job
             self._waiting.append(job)
             if len(self._threads) < self.max_workers:
@@ -880,6 +908,15 @@ class TrainingQueue:
             )
 
         return self.submit_call(run, total_epochs=epochs, owner=owner)
+
+    def _forget_finished(self, owner: str | None) -> None:
+        # Called with the lock held, before a new job of ``owner`` is added.
+        finished = [j for j in self._jobs.values() if j._done.is_set()]
+        drop = {j.id for j in finished if owner is not None and j.owner == owner}
+        rest = [j for j in finished if j.id not in drop]
+        drop |= {j.id for j in rest[: max(0, len(rest) - self.keep_finished)]}  # oldest first
+        for job_id in drop:
+            del self._jobs[job_id]
 
     def place(self, job: TrainingJob) -> int | None:
         """0 while running, 1.. = position among waiting jobs, None once finished."""

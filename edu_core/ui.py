@@ -31,6 +31,7 @@ T = TypeVar("T")
 EXTRACT_WORKERS = 2
 _LANG_KEY = "lang"
 _MODE_KEY = "mode"
+_MODES = ("student", "teacher")
 
 
 # --- language and mode ------------------------------------------------------------------------
@@ -112,7 +113,36 @@ def _store_at(root: str) -> Any:
     # Once per server start: runs a killed server left "running" become "interrupted" (the
     # train page says so) and files of uploads it never committed go. Live processes are spared.
     db.recover()
+    announce_teacher_password(db)
     return db
+
+
+def announce_teacher_password(db: Any) -> None:
+    """Tell whoever started the server (in its terminal) how teachers get in.
+
+    On the first start without ``$EXPRESSION_LAB_TEACHER_PASSWORD`` a password is made and
+    printed this once, the way notebook servers print their token; only its hash is kept.
+    """
+    from edu_core.store import TEACHER_PASSWORD_ENV
+
+    reset = "python -m edu_core.store teacher-password --reset"
+    try:
+        new = db.ensure_teacher_password()
+    except EduError as exc:  # a full or read-only disk: students still work, the teacher page says why
+        print(f"Teacher password: could not be stored ({exc.code}); set ${TEACHER_PASSWORD_ENV}.", flush=True)
+        return
+    if new is not None:
+        lines = [
+            f"Teacher password (교사 비밀번호): {new}",
+            f"Shown only now; its hash is kept in {db.teacher_password_file}.",
+            f"Forgot it? {reset}   Or start the server with ${TEACHER_PASSWORD_ENV} set.",
+        ]
+    elif db.teacher_password_source() == "env":
+        lines = [f"Teacher password: the value of ${TEACHER_PASSWORD_ENV}."]
+    else:
+        lines = [f"Teacher password: stored as a hash in {db.teacher_password_file}. Forgot it? {reset}"]
+    width = max(len(line) for line in lines)
+    print("\n".join(["", "=" * width, *lines, "=" * width, ""]), flush=True)
 
 
 def store() -> Any:
@@ -268,13 +298,26 @@ def figure(builder: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 _ANSWER_LINE = re.compile(r"^\s*-\s*(정답|Answer)\s*:.*$\n?", re.MULTILINE)
 
 
-def lesson(chapter: str, *, expanded: bool = False) -> None:
-    """Render a chapter's lesson text: objectives for everyone, notes and quiz for teachers."""
+def lesson_read(chapter: str) -> bool:
+    """Whether this session opened the chapter's lesson text (only where ``lesson(track=True)``)."""
+    return chapter in st.session_state.get("lessons_read", set())
+
+
+def lesson(chapter: str, *, expanded: bool = False, track: bool = False) -> None:
+    """Render a chapter's lesson text: objectives for everyone, notes and quiz for teachers.
+
+    ``track`` remembers (for this session) that the student opened it: the lesson map ticks
+    chapter 1 for that. Only where needed, since every open and close then reruns the page.
+    """
     try:
         parts = i18n.load_lesson(chapter, lang())
     except FileNotFoundError:
         return
-    with st.expander(tr("common.lesson"), expanded=expanded, icon="📘"):
+    tracking: dict[str, Any] = {"key": f"lesson_open_{chapter}", "on_change": "rerun"} if track else {}
+    box = st.expander(tr("common.lesson"), expanded=expanded, icon="📘", **tracking)
+    if track and box.open:
+        st.session_state.setdefault("lessons_read", set()).add(chapter)
+    with box:
         st.markdown(parts.get("student", ""))
         if parts.get("quiz"):
             st.divider()
@@ -291,16 +334,27 @@ def lesson(chapter: str, *, expanded: bool = False) -> None:
 def bootstrap() -> None:
     """Initialise this browser session once: language and mode defaults, URL options.
 
-    ``?lang=en`` opens the app in English (handy for a projector link).
+    ``?lang=en`` opens the app in English (handy for a projector link), ``?mode=teacher`` with
+    the teacher switch on; the sidebar keeps both in the address, so a reload keeps them.
     """
     if "booted" not in st.session_state:
         st.session_state["booted"] = True
-        requested = st.query_params.get("lang")
+        requested = st.query_params.get(_LANG_KEY)
         st.session_state.setdefault(
             _LANG_KEY, requested if requested in i18n.LANGUAGES else i18n.DEFAULT_LANG
         )
-        st.session_state.setdefault(_MODE_KEY, "student")
+        mode = st.query_params.get(_MODE_KEY)
+        st.session_state.setdefault(_MODE_KEY, mode if mode in _MODES else _MODES[0])
     store()  # before the sidebar, so a data folder that cannot be opened is explained on the page
+
+
+def _keep_in_address(key: str, value: str, default: str) -> None:
+    # Like ``?s=``: written on every run, because a page switch drops the query parameters.
+    if value == default:
+        if key in st.query_params:
+            st.query_params.pop(key)
+    elif st.query_params.get(key) != value:
+        st.query_params[key] = value
 
 
 def sidebar() -> None:
@@ -312,15 +366,25 @@ def sidebar() -> None:
             format_func=lambda code: {"ko": "한국어", "en": "English"}[code],
             key=_LANG_KEY,
             selection_mode="single",
+            required=True,  # a click on the chosen language must not leave none chosen
         )
         st.radio(
             tr("sidebar.mode"),
-            options=["student", "teacher"],
+            options=list(_MODES),
             # Fixed bilingual labels: a label that changes with the language would reset the widget.
             format_func=lambda m: f"{i18n.t(f'mode.{m}', 'ko')} · {i18n.t(f'mode.{m}', 'en')}",
             key=_MODE_KEY,
             horizontal=True,
         )
+        _keep_in_address(_LANG_KEY, lang(), i18n.DEFAULT_LANG)
+        _keep_in_address(_MODE_KEY, st.session_state.get(_MODE_KEY) or _MODES[0], _MODES[0])
+        if st.session_state.get(_MODE_KEY) == "teacher":
+            if teacher_session() is None:
+                # The switch alone opens nothing: the teacher page asks for the password and the PIN.
+                st.info(tr("sidebar.teacher_hint"), icon="🔒")
+                st.page_link("views/teacher.py", label=tr("sidebar.teacher_go"), icon="🧑‍🏫")
+            else:
+                st.caption(tr("sidebar.teacher_on"))
         sid = student_id()
         if sid is not None:
             who = tr(
@@ -356,9 +420,23 @@ def remember_student(student: Any) -> None:
     st.query_params[_RESUME_PARAM] = student.resume_code
 
 
+#: What a session keeps of a student's workspace besides the id: gone when they leave or delete.
+_STUDENT_KEYS = (
+    "student_id", "resume_code", "nickname", "class_title", "display_names", "_bundles",
+    "lab_mine_data", "lab_mine_stamp", "lab_result", "lab_own_id", "lab_own_face", "lessons_read",
+)  # fmt: skip
+
+
+def solo_workspace(sid: int) -> bool:
+    """Whether the student started alone (the practice class, which has no teacher)."""
+    from edu_core.store import SOLO_JOIN_CODE
+
+    return store().get_class(store().student(sid).class_id).join_code == SOLO_JOIN_CODE
+
+
 def forget_student() -> None:
-    """Leave: this browser no longer opens the student's workspace."""
-    for key in ("student_id", "resume_code", "nickname", "class_title", "display_names"):
+    """Leave: this browser no longer opens the student's workspace, nor keeps any of it."""
+    for key in _STUDENT_KEYS:
         st.session_state.pop(key, None)
     st.query_params.pop(_RESUME_PARAM, None)
 
@@ -367,12 +445,51 @@ def forget_student() -> None:
 RESUME_SESSION_TRIES = 5
 RESUME_SERVER_TRIES = 120  # high enough that one pupil mashing keys never locks the class out
 RESUME_WINDOW_S = 60.0
+#: Wrong teacher passwords, the same way (only teachers type it, so the server allows fewer).
+PASSWORD_SESSION_TRIES = 5
+PASSWORD_SERVER_TRIES = 30
 
 
 @st.cache_resource(show_spinner=False)
 def _resume_failures() -> tuple[threading.Lock, list[float]]:
     # Server-wide: a guesser who opens a new tab for every try still meets this brake.
     return threading.Lock(), []
+
+
+@st.cache_resource(show_spinner=False)
+def _password_failures() -> tuple[threading.Lock, list[float]]:
+    return threading.Lock(), []
+
+
+def _braked(
+    attempt: Callable[[], T],
+    *,
+    failures: tuple[threading.Lock, list[float]],
+    session_key: str,
+    tries: tuple[int, int],
+    wait_code: str,
+    failed: Callable[[EduError], bool],
+) -> T:
+    """``attempt()`` unless ``tries`` = (this session's, the server's) failures within
+    RESUME_WINDOW_S are used up: then every attempt, even a right one, is refused with
+    ``wait_code`` until the window has passed. A failure is an EduError that ``failed`` accepts.
+    """
+    now = time.monotonic()
+    lock, server = failures
+    mine = [t for t in st.session_state.get(session_key, []) if now - t < RESUME_WINDOW_S]
+    with lock:
+        server[:] = [t for t in server if now - t < RESUME_WINDOW_S]
+        crowded = len(server) >= tries[1]
+    if crowded or len(mine) >= tries[0]:
+        raise EduError(wait_code)
+    try:
+        return attempt()
+    except EduError as exc:
+        if failed(exc):
+            st.session_state[session_key] = [*mine, now]
+            with lock:
+                server.append(now)
+        raise
 
 
 def resume_student(code: str) -> Any:
@@ -382,22 +499,14 @@ def resume_student(code: str) -> Any:
     whole server, within RESUME_WINDOW_S, every code (even a right one) is refused with
     ``resume_wait`` until the window has passed.
     """
-    now = time.monotonic()
-    lock, server = _resume_failures()
-    mine = [t for t in st.session_state.get("resume_failures", []) if now - t < RESUME_WINDOW_S]
-    with lock:
-        server[:] = [t for t in server if now - t < RESUME_WINDOW_S]
-        crowded = len(server) >= RESUME_SERVER_TRIES
-    if crowded or len(mine) >= RESUME_SESSION_TRIES:
-        raise EduError("resume_wait")
-    try:
-        return store().resume(code)
-    except EduError as exc:
-        if exc.code == "not_found":
-            st.session_state["resume_failures"] = [*mine, now]
-            with lock:
-                server.append(now)
-        raise
+    return _braked(
+        lambda: store().resume(code),
+        failures=_resume_failures(),
+        session_key="resume_failures",
+        tries=(RESUME_SESSION_TRIES, RESUME_SERVER_TRIES),
+        wait_code="resume_wait",
+        failed=lambda exc: exc.code == "not_found",
+    )
 
 
 def student_id() -> int | None:
@@ -443,6 +552,9 @@ def page_header(title_key: str, chapter: str | None = None) -> None:
 
 GALLERY_PAGE = 40
 THUMB_SIDE = 160
+#: The largest photo file taken (the decoder's limit too); ``server.maxUploadSize`` is the larger
+#: limit for a teacher's class zips and model files.
+PHOTO_MAX_BYTES = 25 * 1024 * 1024
 
 
 def extract_and_store(
@@ -460,6 +572,13 @@ def extract_and_store(
     from edu_core.store import NewImage
 
     db = store()
+    # The server takes files up to the teachers' limit (class zips, models); a photo has its own,
+    # checked here so the student reads why, and the file is neither stored nor decoded.
+    too_big = [(name, "photo_too_large") for name, data in entries if len(data) > PHOTO_MAX_BYTES]
+    entries = [(name, data) for name, data in entries if len(data) <= PHOTO_MAX_BYTES]
+
+    if not entries:
+        return [], too_big
 
     def work(progress: Callable[[int, int], None]) -> tuple[list, list[tuple[str, str]]]:
         results = faces.extract_many(
@@ -487,7 +606,8 @@ def extract_and_store(
                 refused.append((photo.filename, exc.code))
         return stored, refused
 
-    return run_with_progress(work, text_key="collect.progress", total=len(entries))
+    stored, refused = run_with_progress(work, text_key="collect.progress", total=len(entries))
+    return stored, too_big + refused
 
 
 def refused_list(refused: list[tuple[str, str]]) -> None:
@@ -560,6 +680,26 @@ def face_gallery(sid: int, records: list, *, show_box: bool, key: str = "gallery
         captions.append(class_name(r.label) if r.label else r.filename[:18])
     if images:
         st.image(images, caption=captions, width=THUMB_SIDE)
+
+
+def collect_gallery(sid: int, records: list, *, show_box: bool, per_row: int = 5) -> None:
+    """The accepted faces on the collect page, newest first, each with its own delete button."""
+    records = sorted(records, key=lambda r: -r.id)
+    pages = max(1, -(-len(records) // GALLERY_PAGE))
+    page = 1
+    if pages > 1:
+        page = st.pills(tr("label.page"), list(range(1, pages + 1)), default=1, key="gallery_page") or 1
+    shown = records[(page - 1) * GALLERY_PAGE : page * GALLERY_PAGE]
+    for start in range(0, len(shown), per_row):
+        for col, r in zip(st.columns(per_row), shown[start : start + per_row], strict=False):
+            with col:
+                thumb = _boxed_thumb(sid, r.id, r.sha) if show_box else None
+                caption = class_name(r.label) if r.label else r.filename[:18]
+                st.image(thumb or _crop_thumb(sid, r.id, r.crop_sha), caption=caption, width=THUMB_SIDE)
+                if st.button(tr("collect.delete"), icon="🗑️", key=f"gallery_delete_{r.id}", type="tertiary"):
+                    store().delete_image(sid, r.id)  # a student may remove any of their own photos
+                    st.toast(tr("collect.skipped", name=r.filename))
+                    st.rerun()
 
 
 def rejected_list(sid: int, records: list) -> None:
@@ -695,8 +835,18 @@ def label_history(sid: int, records: list, limit: int = 12) -> None:
 
 
 def teacher_session() -> Any:
-    """The verified teacher session of this browser, when teacher mode is on."""
-    return st.session_state.get("teacher_session") if st.session_state.get(_MODE_KEY) == "teacher" else None
+    """The verified teacher session of this browser, when teacher mode is on.
+
+    Only the teacher page hands out sessions, behind the server's teacher password and the
+    class PIN; one that was logged out elsewhere, expired or ended by a password reset is dropped.
+    """
+    session = st.session_state.get("teacher_session")
+    if session is None or st.session_state.get(_MODE_KEY) != "teacher":
+        return None
+    if not store().session_alive(session):
+        st.session_state.pop("teacher_session", None)
+        return None
+    return session
 
 
 def rename_classes_form(session: Any) -> None:
@@ -822,9 +972,12 @@ def start_training(viewer: Any, split: Any, kind: str, cfg: Any) -> Any:
         return {"model_id": model.id, "accuracy": metrics.get("accuracy")}
 
     epochs = cfg.resolved(kind, choose_device(cfg.device)).epochs or 1
-    job = training_queue().submit_call(work, total_epochs=epochs, owner=owner_of(viewer))
+    queue = training_queue()
+    job = queue.submit_call(work, total_epochs=epochs, owner=owner_of(viewer))
     book = _job_runs()
     with book["lock"]:
+        # Only jobs the queue still keeps can be asked about; the rest would pile up for good.
+        book["runs"] = {k: v for k, v in book["runs"].items() if queue.get(k) is not None}
         book["runs"][job.id] = run_id
     return job
 
@@ -1133,12 +1286,51 @@ def show_why(model: Any, pred: Any) -> None:
 # --- teacher ------------------------------------------------------------------------------------
 
 
+_DOOR_KEY = "teacher_door"
+
+
+def teacher_door_open() -> bool:
+    """Whether this browser session typed the server's teacher password (the one in force now)."""
+    stamp = st.session_state.get(_DOOR_KEY)
+    return stamp is not None and stamp == store().teacher_password_stamp()
+
+
+def _check_password(password: str) -> str:
+    db = store()
+    if db.teacher_password_source() is None:
+        raise EduError("no_teacher_password")
+    if not db.check_teacher_password(password):
+        raise EduError("bad_password")
+    return db.teacher_password_stamp()
+
+
+def _open_door() -> None:
+    password = st.session_state.get("teacher_password", "")
+    st.session_state["teacher_password"] = ""  # a widget callback may clear it: keep no password around
+    try:
+        st.session_state[_DOOR_KEY] = _braked(
+            lambda: _check_password(password),
+            failures=_password_failures(),
+            session_key="password_failures",
+            tries=(PASSWORD_SESSION_TRIES, PASSWORD_SERVER_TRIES),
+            wait_code="password_wait",
+            failed=lambda exc: exc.code == "bad_password",
+        )
+    except EduError as exc:
+        st.session_state["teacher_error"] = exc.code
+        return
+    st.session_state[_MODE_KEY] = "teacher"
+
+
 def _teacher_in(session: Any) -> None:
     st.session_state["teacher_session"] = session
     st.session_state[_MODE_KEY] = "teacher"  # allowed here: this runs as a widget callback
 
 
 def _create_class() -> None:
+    if not teacher_door_open():  # the form is only drawn behind the door; this also holds if it was not
+        st.session_state["teacher_error"] = "door_closed"
+        return
     try:
         _, session = store().create_class(
             st.session_state["new_class_name"].strip() or "?", st.session_state["new_pin"]
@@ -1150,6 +1342,9 @@ def _create_class() -> None:
 
 
 def _login() -> None:
+    if not teacher_door_open():
+        st.session_state["teacher_error"] = "door_closed"
+        return
     klass = st.session_state.get("login_class")
     if klass is None:
         st.session_state["teacher_error"] = "not_found"
@@ -1161,24 +1356,43 @@ def _login() -> None:
 
 
 def logout_teacher() -> None:
-    """Forget the teacher session (a widget callback)."""
+    """Forget the teacher session and close the teacher door (a widget callback)."""
     session = st.session_state.pop("teacher_session", None)
     if session is not None:
         store().teacher_logout(session)
+    st.session_state.pop(_DOOR_KEY, None)
     st.session_state[_MODE_KEY] = "student"
 
 
+def _class_choice(record: Any) -> str:
+    # No join code here: the list is for opening a class, and the code is shown once it is open.
+    return f"{record.name} · {time.strftime('%Y-%m-%d', time.localtime(record.created_at))}"
+
+
 def teacher_gate() -> Any:
-    """The verified teacher session, or the create-class and PIN forms (and the page stops)."""
+    """The verified teacher session, or the forms that lead to one (and the page stops).
+
+    First the server's teacher password (whoever started the server set it or was shown it);
+    behind it, creating a class and opening one with its PIN.
+    """
     session = st.session_state.get("teacher_session")
     if session is not None:
         try:
             store().get_class(session.class_id)
-            return session
+            if store().session_alive(session):
+                return session
         except EduError:
-            st.session_state.pop("teacher_session", None)
+            pass
+        st.session_state.pop("teacher_session", None)
     if "teacher_error" in st.session_state:
         show_error(st.session_state.pop("teacher_error"))
+    if not teacher_door_open():
+        with st.form("teacher_door"):
+            st.subheader(tr("teacher.door_title"))
+            st.caption(tr("teacher.door_help"))
+            st.text_input(tr("teacher.password"), type="password", key="teacher_password", max_chars=128)
+            st.form_submit_button(tr("teacher.door_button"), type="primary", on_click=_open_door)
+        st.stop()
     create_col, login_col = st.columns(2, gap="large")
     with create_col, st.form("create_class"):
         st.subheader(tr("teacher.create_title"))
@@ -1187,16 +1401,19 @@ def teacher_gate() -> Any:
         st.form_submit_button(tr("teacher.create_button"), type="primary", on_click=_create_class)
     with login_col, st.form("teacher_login"):
         st.subheader(tr("teacher.login_title"))
-        classes = store().list_classes()
+        from edu_core.store import SOLO_JOIN_CODE
+
+        classes = [c for c in store().list_classes() if c.join_code != SOLO_JOIN_CODE]  # it has no teacher
         st.selectbox(
             tr("teacher.classes"),
             classes,
-            format_func=lambda c: f"{c.name} ({c.join_code})",
+            format_func=_class_choice,
             key="login_class",
             placeholder=tr("teacher.no_classes") if not classes else None,  # else Streamlit's English
         )
         st.text_input(tr("teacher.pin"), type="password", key="login_pin", max_chars=32)
         st.form_submit_button(tr("teacher.login_button"), on_click=_login, disabled=not classes)
+    st.button(tr("teacher.close_door"), on_click=logout_teacher, key="teacher_close_door")
     st.stop()
 
 
@@ -1670,16 +1887,19 @@ def five_class_try(data: bytes) -> None:
 
 
 def _fixed_class_name() -> Callable[[str], str]:
-    """``class_name`` bound to this run's language: widgets call format functions outside the run.
-
-    Built anew on every run: a cached one would keep the first visitor's language for everybody.
-    """
+    """``class_name`` bound to this run's language: widgets call format functions outside the run."""
+    # Never cached: the language and a class's renamings belong to one session, not the server.
     lg, names = lang(), renamed()
     return lambda class_id: i18n.class_name(class_id, lg, renamed=names)
 
 
+@st.cache_resource(show_spinner=False)
 def lab_sample_data() -> ex.LabData:
-    """The committed sample faces, shared by every session (they are nobody's photos)."""
+    """The committed sample faces, shared by every session (they are nobody's photos).
+
+    Loaded once per server: the 400 sample faces took seconds on every rerun of the lab page.
+    The data is never modified (experiments draw copies of its tuples).
+    """
     from edu_core.dataset import SAMPLE_DIR
 
     return ex.load_folder(SAMPLE_DIR)

@@ -93,6 +93,16 @@ def wait_until_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: f
         time.sleep(0.3)
 
 
+#: The server's teacher password in every server the tests start (``EXPRESSION_LAB_TEACHER_PASSWORD``).
+TEACHER_PASSWORD = "test-staff-room-door"
+
+
+def server_env(data: Path, **extra: str) -> dict[str, str]:
+    """The environment of a test server: its data folder and the teacher password."""
+    env = {"EXPRESSION_LAB_DATA": str(data), "EXPRESSION_LAB_TEACHER_PASSWORD": TEACHER_PASSWORD}
+    return {**os.environ, **env, **extra}
+
+
 def streamlit_command(port: int) -> list[str]:
     """``streamlit run app.py`` headless on a loopback port (run it with ``cwd=ROOT``)."""
     return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -102,7 +112,7 @@ def streamlit_command(port: int) -> list[str]:
 def start_server(data: Path, log: Path, *, env: dict[str, str] | None = None, port: int = 0) -> Server:
     """Start the app on a free loopback port and wait until it answers its health check."""
     port = port or free_port()
-    full_env = {**os.environ, "EXPRESSION_LAB_DATA": str(data), **(env or {})}
+    full_env = server_env(data, **(env or {}))
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             streamlit_command(port), cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT

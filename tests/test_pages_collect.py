@@ -186,3 +186,27 @@ def test_every_bad_input_through_the_page_gets_a_sentence_and_nothing_is_lost(la
             assert reason_message(r.reason) in shown, r.reason
     # a name with path separators never leaves the data folder
     assert not (tmp_path / "etc").exists() and not Path("/etc/passwd.jpg").exists()
+
+
+def test_a_photo_over_its_limit_is_refused_with_a_sentence_while_teachers_get_a_bigger_one(lab):
+    """The server's upload limit is the teachers' (class zips, models); photos keep 25 MB, checked by us."""
+    import tomllib
+
+    from edu_core import ui
+    from edu_core.images import DecodeConfig
+
+    server_mb = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    assert server_mb * 1024 * 1024 > 27 * 1024 * 1024  # the 27 MB class zip of the lesson goes through
+    assert ui.PHOTO_MAX_BYTES == DecodeConfig().max_bytes == 25 * 1024 * 1024
+    db, _, student = lab
+    good = fv.to_jpeg(fv.astronaut())
+    huge = good + bytes(ui.PHOTO_MAX_BYTES)  # a real JPEG, padded past the photo limit
+    at = _open("views/collect.py", s=student.resume_code)
+    at.file_uploader[0].set_value([("huge.jpg", huge, "image/jpeg"), ("fine.jpg", good, "image/jpeg")])
+    at.run()
+    next(b for b in at.button if b.label == t("collect.extract_button")).click().run()
+    assert not at.exception
+    assert [r.filename for r in db.list_images(student.id)] == ["fine.jpg"]  # the big one is not stored
+    for lang in ("ko", "en"):
+        assert "25 MB" in reason_message("photo_too_large", lang)
+    assert any("huge.jpg" in w.value and reason_message("photo_too_large") in w.value for w in at.warning)

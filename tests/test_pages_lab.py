@@ -241,3 +241,36 @@ def test_detective_line_says_it_is_a_mean_over_seeds(student):
     assert (
         t("lab.detective", planted="6", found="3.5", runs=2) in captions
     )  # "6장 중 평균 3.5장", not "6.0장 중 3.5장"
+
+
+def test_class_names_belong_to_each_session_and_samples_load_once(student, monkeypatch):
+    """Two sessions in one server: their own language and their own class's renamings.
+
+    The sample faces, on the other hand, are the server's: loaded once for every session.
+    """
+    from edu_core import ui
+    from edu_core.i18n import class_name
+
+    db, kid = student
+    other, session = db.create_class("6-2", "8642")
+    db.rename_classes(session, {"joy": "웃음"})
+    renamer = db.join(other.id, "여우")
+    loads = []
+    real_load = ex.load_folder
+    monkeypatch.setattr(ex, "load_folder", lambda *a, **k: loads.append(1) or real_load(*a, **k))
+    ui.lab_sample_data.clear()
+
+    def probe_names(at: AppTest) -> set[str]:
+        assert not at.exception, at.exception
+        return {option.split(" · ")[0] for option in at.selectbox(key="lab_probe_size").options}
+
+    renamed_ko = _page(s=renamer.resume_code).run()
+    plain_en = _page(s=kid.resume_code)
+    plain_en.session_state["lang"] = "en"
+    plain_en.run()
+    plain_ko = _page(s=kid.resume_code).run()
+    assert "웃음" in probe_names(renamed_ko) and class_name("joy", "ko") not in probe_names(renamed_ko)
+    assert class_name("joy", "en") in probe_names(plain_en) and "웃음" not in probe_names(plain_en)
+    assert class_name("joy", "ko") in probe_names(plain_ko) and "웃음" not in probe_names(plain_ko)
+    plain_ko.run()  # a rerun of the same session
+    assert len(loads) == 1

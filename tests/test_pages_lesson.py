@@ -208,14 +208,17 @@ def test_pages_without_prerequisites_point_back(lab):
     assert t("eval.no_model") in _texts(at)
 
 
-def test_teacher_pools_shared_photos_and_trains_a_class_model(lab):
+def test_teacher_pools_shared_photos_and_trains_a_class_model(lab, monkeypatch):
     db, klass, session, student = lab
     db.set_pool_consent(student.id, True)
+    monkeypatch.setenv("EXPRESSION_LAB_TEACHER_PASSWORD", "staff-room-door")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
     at.switch_page("views/teacher.py").run()
+    at.text_input(key="teacher_password").input("staff-room-door")  # the server's door, then the PIN
+    _button(at, t("teacher.door_button")).click().run()
     at.text_input(key="login_pin").input("2468")
-    at.button[1].click().run()
+    _button(at, t("teacher.login_button")).click().run()
     assert not at.exception
     _button(at, t("teacher.merge_button")).click().run()
     assert not at.exception

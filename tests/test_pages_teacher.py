@@ -14,16 +14,35 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(180)
 
 
+PASSWORD = "door-of-the-staff-room"
+
+
 @pytest.fixture()
 def data_dir(tmp_path, monkeypatch):
+    from edu_core import ui
+
     monkeypatch.setenv("EXPRESSION_LAB_DATA", str(tmp_path / "lab"))
-    return tmp_path / "lab"
+    monkeypatch.setenv("EXPRESSION_LAB_TEACHER_PASSWORD", PASSWORD)
+    ui._password_failures.clear()  # the server-wide brake is per process: start each test clean
+    yield tmp_path / "lab"
+    ui._password_failures.clear()
 
 
-def _teacher_page() -> AppTest:
+def _enter_password(at: AppTest, password: str) -> AppTest:
+    at.text_input(key="teacher_password").input(password)
+    return next(b for b in at.button if b.label == t("teacher.door_button")).click().run()
+
+
+def _teacher_page(password: str | None = PASSWORD, **params: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(params)
     at.run()
-    return at.switch_page("views/teacher.py").run()
+    at.switch_page("views/teacher.py").run()
+    return _enter_password(at, password) if password is not None else at
+
+
+def _press(at: AppTest, key: str) -> AppTest:
+    return next(b for b in at.button if b.label == t(key)).click().run()
 
 
 def test_create_class_opens_teacher_mode_with_join_code_and_qr(data_dir):
@@ -34,7 +53,7 @@ def test_create_class_opens_teacher_mode_with_join_code_and_qr(data_dir):
     assert at.selectbox(key="login_class").proto.placeholder == t("teacher.no_classes")  # not "No options"
     at.text_input(key="new_class_name").input("5학년 3반")
     at.text_input(key="new_pin").input("7777")
-    at.button[0].click().run()  # the create form's submit button
+    _press(at, "teacher.create_button")
     assert not at.exception
     klass = open_store(data_dir).list_classes()[0]
     assert klass.name == "5학년 3반"
@@ -51,17 +70,17 @@ def test_short_pin_and_wrong_pin_are_explained(data_dir):
     at = _teacher_page()
     at.text_input(key="new_class_name").input("x")
     at.text_input(key="new_pin").input("12")
-    at.button[0].click().run()
+    _press(at, "teacher.create_button")
     assert reason_message("pin_too_short") in [e.value for e in at.error]
 
     open_store(data_dir).create_class("6-1", "4321")
     at = _teacher_page()
     at.text_input(key="login_pin").input("0000")
-    at.button[1].click().run()
+    _press(at, "teacher.login_button")
     assert not at.exception
     assert reason_message("bad_pin") in [e.value for e in at.error]
     at.text_input(key="login_pin").input("4321")
-    at.button[1].click().run()
+    _press(at, "teacher.login_button")
     assert any(t("teacher.join_code", code="")[:4] in m.value for m in at.markdown)
 
 
@@ -83,7 +102,7 @@ def test_overview_pool_and_wipe(data_dir):
 
     at = _teacher_page()
     at.text_input(key="login_pin").input("4321")
-    at.button[1].click().run()
+    _press(at, "teacher.login_button")
     assert not at.exception
     shown = "\n".join(m.value for m in at.markdown)
     assert t("teacher.summary", students=2, sharing=1, images=2, accepted=2, rejected=0) in shown
@@ -257,3 +276,138 @@ def test_wipe_empties_the_overview_in_the_same_click(data_dir):
     assert t("teacher.wiped", n=1) in shown
     assert t("teacher.summary", students=1, sharing=0, images=0, accepted=0, rejected=0) in shown
     assert not at.checkbox(key="wipe_ok").value  # the next wipe needs a fresh tick
+
+
+def _everything_shown(at: AppTest) -> str:
+    """Every text the page (main area and sidebar) hands to the browser, widget options included."""
+    parts: list[str] = []
+    for kind in ("markdown", "caption", "code", "info", "error", "warning", "success", "subheader", "title"):
+        parts += [str(e.value) for e in at.get(kind)]
+    for box in (*at.selectbox, *at.radio, *at.multiselect):
+        parts += [str(o) for o in box.options]
+    parts += [str(w.label) for w in (*at.text_input, *at.button, *at.selectbox)]
+    return "\n".join(parts)
+
+
+def test_every_teacher_action_needs_the_server_password(data_dir):
+    from edu_core.store import open_store
+
+    db = open_store(data_dir)
+    klass, _ = db.create_class("6-1 비밀반", "4321")
+    kid = db.join(klass.id, "여우")
+    for params in ({}, {"s": kid.resume_code}, {"mode": "teacher"}):
+        at = _teacher_page(password=None, **params)
+        assert not at.exception
+        shown = _everything_shown(at)
+        assert klass.join_code not in shown  # not even the student's own class code
+        assert "6-1 비밀반" not in shown.replace("여우 · 6-1 비밀반", "")  # no class is listed
+        keys = {w.key for w in (*at.text_input, *at.selectbox, *at.button, *at.checkbox)}
+        assert keys.isdisjoint({"new_class_name", "new_pin", "login_class", "login_pin", "wipe_ok"})
+        assert "teacher_session" not in at.session_state
+
+    # The teacher-only parts of other pages stay shut too: renaming the expressions, the 7-class set-up.
+    for page in ("views/label.py", "views/korean7.py"):
+        other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        other.query_params.update({"s": kid.resume_code, "mode": "teacher"})
+        other.run()
+        other.switch_page(page).run()
+        assert not other.exception
+        keys = {w.key or "" for w in (*other.text_input, *other.button, *other.file_uploader)}
+        assert not {k for k in keys if k.startswith(("rename_", "k7_path", "k7_load", "k7_upload"))}, page
+
+    _enter_password(at, "not-the-password")
+    assert reason_message("bad_password") in [e.value for e in at.error]
+    assert not any(w.key == "new_class_name" for w in at.text_input)
+    assert at.sidebar.info and t("sidebar.teacher_hint") in [i.value for i in at.sidebar.info]
+
+    _enter_password(at, PASSWORD)  # the door opens: creating and opening classes, but no class yet
+    assert not at.exception and "teacher_session" not in at.session_state
+    assert klass.join_code not in _everything_shown(at)  # the list names classes, not their codes
+    assert any("6-1 비밀반" in o for o in at.selectbox(key="login_class").options)
+    at.text_input(key="login_pin").input("0000")
+    _press(at, "teacher.login_button")
+    assert (
+        reason_message("bad_pin") in [e.value for e in at.error] and "teacher_session" not in at.session_state
+    )
+    at.text_input(key="login_pin").input("4321")
+    _press(at, "teacher.login_button")
+    assert at.session_state["teacher_session"].class_id == klass.id
+    assert any(t("teacher.join_code", code=klass.join_code) in m.value for m in at.markdown)
+
+    _press(at, "teacher.logout")  # logging out closes the door too
+    assert at.text_input(key="teacher_password") is not None
+    assert klass.join_code not in _everything_shown(at)
+
+
+def test_wrong_passwords_are_braked_per_browser_and_per_server(data_dir, monkeypatch):
+    from edu_core import ui
+
+    at = _teacher_page(password=None)
+    for _ in range(ui.PASSWORD_SESSION_TRIES):
+        _enter_password(at, "guess-guess")
+        assert reason_message("bad_password") in [e.value for e in at.error]
+    _enter_password(at, PASSWORD)  # even the right one waits for the minute
+    assert reason_message("password_wait") in [e.value for e in at.error]
+    assert not any(w.key == "new_class_name" for w in at.text_input)
+
+    ui._password_failures.clear()
+    monkeypatch.setattr(ui, "PASSWORD_SERVER_TRIES", 3)
+    for _ in range(3):  # a guesser opening a fresh tab for every try
+        _teacher_page("guess-guess")
+    at = _teacher_page(PASSWORD)
+    assert reason_message("password_wait") in [e.value for e in at.error]
+    ui._password_failures.clear()  # the minute passes
+    at = _teacher_page(PASSWORD)
+    assert not at.error and at.text_input(key="new_class_name") is not None
+
+
+def test_first_start_makes_a_password_and_a_reset_closes_open_teacher_pages(data_dir, monkeypatch, capsys):
+    from edu_core import ui
+    from edu_core.store import main, open_store
+
+    monkeypatch.delenv("EXPRESSION_LAB_TEACHER_PASSWORD")
+    db = open_store(data_dir)
+    klass, _ = db.create_class("6-1", "4321")
+    ui._store_at.clear()  # a fresh server
+    at = _teacher_page(password=None)
+    printed = capsys.readouterr().out
+    password = next(line.split(": ", 1)[1] for line in printed.splitlines() if "Teacher password" in line)
+    stored = (data_dir / "teacher_password.json").read_text()
+    assert password not in stored and db.check_teacher_password(password)  # only a hash is kept
+    _enter_password(at, password)
+    at.text_input(key="login_pin").input("4321")
+    _press(at, "teacher.login_button")
+    assert at.session_state["teacher_session"].class_id == klass.id
+
+    ui._store_at.clear()  # the next start prints no password again
+    _teacher_page(password=None)
+    again = capsys.readouterr().out
+    assert password not in again and "teacher-password --reset" in again
+
+    assert main(["--root", str(data_dir), "--json", "teacher-password", "--reset"]) == 0
+    new = json.loads(capsys.readouterr().out)["teacher_password"]
+    assert new != password and db.check_teacher_password(new) and not db.check_teacher_password(password)
+    at.run()  # the open teacher page (same browser session) is closed by the reset
+    assert "teacher_session" not in at.session_state
+    assert at.text_input(key="teacher_password") is not None and klass.join_code not in _everything_shown(at)
+    _enter_password(at, password)
+    assert reason_message("bad_password") in [e.value for e in at.error]
+
+
+def test_a_data_folder_that_cannot_keep_a_password_still_serves_students(data_dir, monkeypatch, capsys):
+    from edu_core import ui
+    from edu_core.store import StorageFull, Store
+
+    def full(self):
+        raise StorageFull(detail="no space left")
+
+    monkeypatch.delenv("EXPRESSION_LAB_TEACHER_PASSWORD")
+    monkeypatch.setattr(Store, "ensure_teacher_password", full)
+    ui._store_at.clear()  # a fresh server start on a full disk
+    home = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not home.exception and not home.error  # the start page works
+    assert "could not be stored (disk_full)" in capsys.readouterr().out
+    at = _teacher_page("anything")
+    assert reason_message("no_teacher_password") in [e.value for e in at.error]
+    assert not any(w.key == "new_class_name" for w in at.text_input)
+    ui._store_at.clear()

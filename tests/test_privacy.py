@@ -30,6 +30,7 @@ from edu_core.i18n import reason_message, t
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(300)
+TEACHER_PASSWORD = "staff-room-door"
 PAGES = ["home", "collect", "label", "split", "train", "evaluate", "lab", "korean7", "teacher"]
 B_NICK = "비밀벌B"
 B_FILE = "bee_private_B.jpg"
@@ -137,9 +138,12 @@ def world(template, tmp_path, monkeypatch):
     root = tmp_path / "lab"
     shutil.copytree(template.root, root)
     monkeypatch.setenv("EXPRESSION_LAB_DATA", str(root))
+    monkeypatch.setenv("EXPRESSION_LAB_TEACHER_PASSWORD", TEACHER_PASSWORD)
     ui._resume_failures.clear()  # the server-wide guessing brake is per process: start each test clean
+    ui._password_failures.clear()
     yield dataclasses.replace(template, root=root, db=open_store(root))
     ui._resume_failures.clear()  # and leave no wrong guesses behind for later tests
+    ui._password_failures.clear()
 
 
 # --- what a browser session receives ------------------------------------------------------------
@@ -249,12 +253,13 @@ def test_student_a_never_sees_b_through_any_page_or_url_parameter(world, media):
                 assert at.session_state["student_id"] == world.a.id  # A's own workspace did open
             else:
                 assert "student_id" not in at.session_state  # no stranger's code opens a workspace
-    # A as the teacher, without the PIN: the teacher page shows only the gate.
+    # A as the teacher, without the password: the teacher page shows only the password box.
     media.clear()
     at = _open("teacher", {"s": world.a.resume_code}, {"mode": "teacher"})
-    _assert_nothing_of_b(at, world, media, "teacher mode without PIN")
+    _assert_nothing_of_b(at, world, media, "teacher mode without password")
     assert "teacher_session" not in at.session_state
-    assert at.text_input(key="login_pin") is not None
+    assert at.text_input(key="teacher_password") is not None
+    assert not [w for w in at.text_input if w.key == "login_pin"]
 
 
 def test_collect_and_label_pages_show_a_her_own_photos(world, media):
@@ -371,8 +376,11 @@ def test_wrong_resume_codes_are_braked_across_the_server(world, monkeypatch):
 
 
 def _teacher_page() -> AppTest:
+    """The teacher page past the server's teacher password: the class list and the PIN box."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    return at.switch_page("views/teacher.py").run()
+    at.switch_page("views/teacher.py").run()
+    at.text_input(key="teacher_password").input(TEACHER_PASSWORD)
+    return next(b for b in at.button if b.label == t("teacher.door_button")).click().run()
 
 
 def _login(at: AppTest, pin: str) -> None:
@@ -473,6 +481,7 @@ def test_delete_me_removes_the_students_files_from_disk(world):
                  face=db.face(shared.id, world.a.id))  # fmt: skip
     at = _open("home", {"s": world.b.resume_code})
     assert at.session_state["student_id"] == world.b.id
+    at.checkbox(key="delete_me_ok").check().run()  # "yes, delete everything"
     at.button(key="delete_me").click().run()
     assert not at.exception
     assert t("home.deleted") in [s.value for s in at.success]

@@ -106,6 +106,49 @@ def test_pin_is_hashed_and_rate_limited(store: Store) -> None:
         store.create_class("short", "12")
 
 
+def test_teacher_password_is_made_once_kept_as_a_hash_and_reset(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import stat
+
+    monkeypatch.delenv(store_mod.TEACHER_PASSWORD_ENV, raising=False)
+    assert store.teacher_password_source() is None and not store.check_teacher_password("")
+    first = store.ensure_teacher_password()
+    assert first and len(first) == 14 and set(first.replace("-", "")) <= set(CODE_ALPHABET)
+    assert store.ensure_teacher_password() is None  # made once; only its hash is kept
+    kept = store.teacher_password_file
+    assert first not in kept.read_text() and stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert store.check_teacher_password(first) and not store.check_teacher_password(first.lower())
+    assert Store(store.root, FAST).check_teacher_password(first)  # another process reads the same file
+    stamp = store.teacher_password_stamp()
+
+    klass, session = store.create_class("door", "2468")
+    assert store.session_alive(session)
+    root = ["--root", str(store.root), "--json"]
+    assert store_mod.main([*root, "teacher-password"]) == 0
+    assert json.loads(capsys.readouterr().out)["source"] == str(kept)
+    assert store_mod.main([*root, "teacher-password", "--reset"]) == 0
+    new = json.loads(capsys.readouterr().out)["teacher_password"]
+    assert store.check_teacher_password(new) and not store.check_teacher_password(first)
+    assert store.teacher_password_stamp() != stamp
+    assert not store.session_alive(session)  # a reset ends every open teacher session
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("chosen by me\n"))
+    assert store_mod.main([*root, "teacher-password", "--set"]) == 0
+    assert store.check_teacher_password("chosen by me")
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert store_mod.main([*root, "teacher-password", "--set"]) == 2
+    assert json.loads(capsys.readouterr().out)["error"] == "password_too_short"
+    assert store.check_teacher_password("chosen by me")  # a refused one changes nothing
+
+    monkeypatch.setenv(store_mod.TEACHER_PASSWORD_ENV, "from the environment")
+    assert store.teacher_password_source() == "env" and store.ensure_teacher_password() is None
+    assert store.check_teacher_password("from the environment")
+    assert not store.check_teacher_password("chosen by me")  # the variable wins over the stored one
+
+
 def test_teacher_session_must_be_real(store: Store, lesson) -> None:
     klass, session, a, _ = lesson
     forged = TeacherSession(klass.id, "made-up-token", session.expires_at)
@@ -399,3 +442,18 @@ def test_recent_label_events_are_the_viewers_newest_first(tmp_path):
     assert [(e.image_id, e.new_label) for e in events] == [(mine[0].id, "neutral"), (mine[2].id, "sadness")]
     assert all(e.image_id != theirs.id for e in store.recent_label_events(a.id, limit=50))
     assert [e.new_label for e in store.recent_label_events(b.id)] == ["anger"]
+
+
+def test_start_alone_uses_a_practice_class_nobody_can_join_by_code_or_teach(store: Store) -> None:
+    a = store.join_solo("혼자1")
+    b = store.join_solo("혼자2")
+    assert a.class_id == b.class_id == store.solo_class_id()
+    for typed in ("solo", "SOLO", store_mod.SOLO_JOIN_CODE):
+        with pytest.raises(StoreError):
+            store.find_class(typed)
+    for pin in ("", "0000", "solo", store_mod.SOLO_JOIN_CODE):
+        with pytest.raises(StoreError) as err:
+            store.teacher_login(a.class_id, pin)
+        assert err.value.code in ("bad_pin", "pin_locked")
+    image = store.add_image(a.id, photo(1), filename="a.jpg", source="upload", face=face(1))
+    assert store.list_images(b.id) == [] and [r.id for r in store.list_images(a.id)] == [image.id]

@@ -252,6 +252,54 @@ def test_queue_runs_jobs_in_order_with_places():
     q.shutdown()
 
 
+def test_finished_jobs_release_their_training_data():
+    """A job's call and a failure's traceback hold the photos; neither outlives the job's end."""
+    import gc
+    import weakref
+
+    q = TrainingQueue()
+    refs = []
+
+    def submit(fail: bool) -> None:
+        crops = np.zeros((64, 256, 256, 3), np.uint8)  # a CNN run's crops, in small
+        refs.append(weakref.ref(crops))
+
+        def work(cb, cancel):
+            cb(1, {"loss": float(crops.mean())})
+            if fail:
+                raise RuntimeError("boom")
+            return {"n": len(crops)}
+
+        q.submit_call(work, owner=f"owner-{len(refs)}")
+
+    submit(fail=False)
+    submit(fail=True)
+    jobs = q.jobs()
+    assert all(j.wait(10) for j in jobs)
+    assert [j.state for j in jobs] == ["done", "failed"] and jobs[0].result == {"n": 64}
+    assert "boom" in str(jobs[1].error) and jobs[0].history  # what the page shows stays
+    gc.collect()
+    assert [r() for r in refs] == [None, None]
+    q.shutdown()
+
+
+def test_queue_keeps_only_the_latest_finished_job_per_owner():
+    q = TrainingQueue(keep_finished=3)
+    for i in range(4):
+        assert q.submit_call(lambda cb, cancel, i=i: i, owner="s1").wait(10)
+    assert [j.result for j in q.jobs(owner="s1")] == [3]
+    for i in range(10):
+        assert q.submit_call(lambda cb, cancel: "x", owner=f"other-{i}").wait(10)
+    assert len(q.jobs()) <= 4  # three finished plus the newest one
+    gate = threading.Event()
+    running = q.submit_call(lambda cb, cancel: gate.wait(10), owner="s2")
+    waiting = q.submit_call(lambda cb, cancel: "later", owner="s2")
+    assert running in q.jobs(owner="s2") and waiting in q.jobs(owner="s2")  # unfinished jobs stay
+    gate.set()
+    assert waiting.wait(10)
+    q.shutdown()
+
+
 def test_queue_trains_a_real_model():
     faces, labels = synthetic_set(10, seed=10)
     q = TrainingQueue()

@@ -72,7 +72,7 @@ if not records:
     st.info(ui.tr("collect.nothing_yet"))
 st.subheader(ui.tr("collect.accepted_title", n=len(accepted)))
 show_box = st.toggle(ui.tr("collect.show_box"), key="show_box")
-ui.face_gallery(sid, accepted, show_box=show_box)
+ui.collect_gallery(sid, accepted, show_box=show_box)
 if rejected:
     st.subheader(ui.tr("collect.rejected_title", n=len(rejected)))
     ui.rejected_list(sid, rejected)

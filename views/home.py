@@ -1,20 +1,25 @@
-"""시작: what the lesson is, the chapter map, joining a class or carrying on."""
+"""시작: what the lesson is, the chapter map, joining a class, carrying on or starting alone."""
 
 import streamlit as st
 
 from edu_core import ui
 from edu_core.errors import EduError
 
-ui.page_header("home.title", "1_basics")
+ui.page_header("home.title")
+ui.lesson("1_basics", track=True)
 st.markdown(f"### {ui.tr('app.tagline')}")
 st.write(ui.tr("home.intro"))
 db = ui.store()
 sid = ui.student_id()
+if st.session_state.pop("home_deleted", False):
+    st.success(ui.tr("home.deleted"), icon="🗑️")
 
-# The lesson map ticks a chapter off once the student's data shows it was done.
+# The lesson map ticks a chapter off once the student's data shows it was done. Chapter 1 (the
+# terms) is done once its lesson text above was opened, or work of chapter 2 exists (a reload
+# forgets the first, never the second).
 images = db.list_images(sid) if sid else []
 done = [
-    sid is not None,
+    ui.lesson_read("1_basics") or bool(images),
     bool(images),
     any(r.label for r in images),
     bool(sid and db.list_models(sid)),
@@ -29,7 +34,7 @@ for i, finished in enumerate(done, start=1):
 if sid is None:
     if st.session_state.pop("resume_error", None) == "resume_wait":
         ui.show_error("resume_wait")
-    join_col, resume_col = st.columns(2, gap="large")
+    join_col, resume_col, solo_col = st.columns(3, gap="large")
     with join_col, st.form("join"):
         st.subheader(ui.tr("home.join_title"))
         code = st.text_input(
@@ -57,17 +62,38 @@ if sid is None:
                 st.rerun()
             except EduError as exc:
                 ui.show_error(exc)
+    with solo_col, st.form("solo"):
+        st.subheader(ui.tr("home.solo_title"))
+        st.caption(ui.tr("home.solo_help"))
+        solo_name = st.text_input(ui.tr("home.nickname"), help=ui.tr("home.nickname_help"), max_chars=20)
+        if st.form_submit_button(ui.tr("home.solo_button"), width="stretch"):
+            if not solo_name.strip():
+                st.warning(ui.tr("home.need_nickname"))
+            else:
+                try:
+                    ui.remember_student(db.join_solo(solo_name))
+                    st.rerun()
+                except EduError as exc:
+                    ui.show_error(exc)
 else:
     student = db.student(sid)
     st.success(ui.tr("home.joined", nickname=student.nickname), icon="👋")
     st.info(ui.tr("home.code_hint", code=student.resume_code), icon="🔑")
-    consent = st.toggle(ui.tr("home.consent"), value=student.pool_consent, help=ui.tr("home.consent_help"))
-    if consent != student.pool_consent:
-        db.set_pool_consent(sid, consent)
-        st.toast(ui.tr("common.saved"))
+    if ui.solo_workspace(sid):
+        st.caption(ui.tr("home.solo_note"))
+    else:  # the practice class has no teacher to share with
+        consent = st.toggle(
+            ui.tr("home.consent"), value=student.pool_consent, help=ui.tr("home.consent_help")
+        )
+        if consent != student.pool_consent:
+            db.set_pool_consent(sid, consent)
+            st.toast(ui.tr("common.saved"))
     st.page_link("views/collect.py", label=ui.tr("home.start"), icon="📷")
     with st.expander(ui.tr("home.delete_me"), icon="🗑️"):
-        if st.button(ui.tr("home.delete_me"), key="delete_me"):
+        st.warning(ui.tr("home.delete_me_warning"), icon="⚠️")
+        sure = st.checkbox(ui.tr("home.delete_me_check"), key="delete_me_ok")
+        if st.button(ui.tr("home.delete_me"), key="delete_me", type="primary", disabled=not sure):
             db.delete_student(sid)
             ui.forget_student()
-            st.success(ui.tr("home.deleted"))
+            st.session_state["home_deleted"] = True
+            st.rerun()  # a fresh page: no name, resume code or ticks of the deleted workspace

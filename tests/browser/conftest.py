@@ -6,14 +6,13 @@ Playwright never downloads a browser here: it drives /usr/bin/chromium. Tests sk
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from classroom import free_port, streamlit_command, wait_until_healthy
+from classroom import free_port, server_env, streamlit_command, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -48,7 +47,7 @@ class AppServer:
     def start(self, timeout_s: float = 60) -> None:
         self.starts += 1
         log_path = self.logs / f"streamlit-{self.starts}.log"
-        env = {**os.environ, "EXPRESSION_LAB_DATA": str(self.data), "PLAYWRIGHT_BROWSERS_PATH": "0"}
+        env = server_env(self.data, PLAYWRIGHT_BROWSERS_PATH="0")
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [*self.prefix, *streamlit_command(self.port)],

@@ -58,7 +58,7 @@ def _upload(page, files: list[Path]) -> None:
 
 def _join(page, url: str, join_code: str, nickname: str) -> str:
     page.goto(f"{url}/?join={join_code}")
-    page.get_by_role("textbox", name=t("home.nickname")).fill(nickname)
+    page.get_by_role("textbox", name=t("home.nickname")).first.fill(nickname)  # the join form's
     page.get_by_role("button", name=t("home.join_button")).click()
     page.get_by_text(t("home.joined", nickname=nickname)).wait_for()
     return page.url.split("s=")[1].split("&")[0]

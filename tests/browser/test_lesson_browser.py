@@ -73,7 +73,7 @@ def test_whole_lesson_in_a_real_browser(lab_server, browser_page):
     page.goto(f"{url}/?join={klass.join_code}")  # the link of the teacher's QR code
     page.get_by_role("heading", name=t("home.title")).wait_for()
     timings["page_load_s"] = time.perf_counter() - start
-    page.get_by_role("textbox", name=t("home.nickname")).fill("부엉이")
+    page.get_by_role("textbox", name=t("home.nickname")).first.fill("부엉이")  # the join form's
     page.get_by_role("button", name=t("home.join_button")).click()
     page.get_by_text(t("home.joined", nickname="부엉이")).wait_for()
     _shot(page, "1_joined")
