@@ -140,6 +140,7 @@ _KO: dict[str, str] = {
     "label.target": "누른 사진을 어디로 옮길까요?",
     "label.move_all": "이 칸의 사진 모두 → {name}",
     "label.tab": "{name} ({n})",
+    "label.view": "어떤 사진을 볼까요?",
     "label.moved": "{n}장을 ‘{name}’(으)로 옮겼어요.",
     # imbalance and dataset warnings
     "warn.imbalance": "‘{small}’ 사진({n_small}장)이 ‘{big}’({n_big}장)보다 많이 적어요. "
@@ -644,6 +645,7 @@ _EN: dict[str, str] = {
     "label.target": "Where should a clicked photo go?",
     "label.move_all": "Move every photo here → {name}",
     "label.tab": "{name} ({n})",
+    "label.view": "Which photos to show?",
     "label.moved": "Moved {n} photos to ‘{name}’.",
     "warn.imbalance": "‘{small}’ has far fewer photos ({n_small}) than ‘{big}’ ({n_big}). "
     "Collecting more of the scarce expression helps the AI learn evenly.",

@@ -120,6 +120,26 @@ def test_label_page_moves_a_photo_and_keeps_history(lab):
     assert "mystery.jpg" in _texts(at)  # the change is in the history list
 
 
+def test_label_page_stays_on_the_chosen_view_while_moving_one_photo_at_a_time(lab):
+    """Issue 15.10: with st.tabs the view jumped back to "no label" after every single move."""
+    db, _, _, student = lab
+    at = _open("views/label.py", s=student.resume_code)
+    from edu_core.ui import NO_LABEL
+
+    assert at.button_group(key="label_view").value == NO_LABEL  # one photo has no label yet
+    at.button_group(key="label_view").set_value("joy").run()
+    at.button_group(key="label_target").set_value("sadness").run()
+    joy = sorted(r.id for r in db.list_images(student.id, label="joy"))
+    for photo in joy[:2]:
+        at.button(key=f"grid_joy_{photo}").click().run()
+        assert not at.exception
+        assert at.button_group(key="label_view").value == "joy"
+        shown = {b.key for b in at.button if b.key and b.key.startswith("grid_")}
+        assert shown and all(k.startswith("grid_joy_") for k in shown), shown
+    assert [db.image(student.id, i).label for i in joy[:2]] == ["sadness", "sadness"]
+    assert t("label.tab", name=class_name("joy"), n=6) in _texts(at)
+
+
 def test_label_page_warns_about_imbalance(lab):
     db, _, _, student = lab
     sad = [r.id for r in db.list_images(student.id, label="sadness")][:5]
