@@ -900,6 +900,20 @@ def recall_chart(metrics: dict[str, Any], classes: list[str]) -> None:
     )
 
 
+def _cell_from_chart() -> None:
+    """A click on the confusion table (a widget callback): that cell becomes the chosen one."""
+    event = st.session_state.get("confusion_chart") or {}
+    points = (event.get("selection") or {}).get("points") or []
+    cell = points[0].get("customdata") if points else None
+    if isinstance(cell, list | tuple) and len(cell) == 2:
+        st.session_state["confusion_cell"] = (int(cell[0]), int(cell[1]))
+        st.session_state["confusion_pick"] = None  # the latest choice wins, chart or list
+
+
+def _cell_from_pills() -> None:
+    st.session_state["confusion_cell"] = st.session_state.get("confusion_pick")
+
+
 def confusion_explorer(viewer: Any, metrics: dict[str, Any], classes: list[str]) -> None:
     """The confusion table; picking a cell (on the chart or in the list) shows its photos."""
     from edu_core import charts
@@ -908,19 +922,17 @@ def confusion_explorer(viewer: Any, metrics: dict[str, Any], classes: list[str])
     if not matrix or not cells:
         return
     fig = charts.confusion_heatmap(matrix, classes=classes, lang=lang(), renamed=renamed())
-    event = st.plotly_chart(
-        fig, use_container_width=True, config={"displayModeBar": False}, theme=None, on_select="rerun",
-        selection_mode="points", key="confusion_chart",
+    charts.add_cell_targets(fig, classes, lang=lang(), renamed=renamed())
+    st.plotly_chart(
+        fig, use_container_width=True, config={"displayModeBar": False}, theme=None,
+        on_select=_cell_from_chart, selection_mode="points", key="confusion_chart",
     )  # fmt: skip
-    names = {class_name(c): i for i, c in enumerate(classes)}
     options = [(i, j) for i in range(len(classes)) for j in range(len(classes)) if i != j and cells[i][j]]
-    chosen = None
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if points and points[0].get("y") in names and points[0].get("x") in names:
-        chosen = (names[points[0]["y"]], names[points[0]["x"]])
     if not options:
         st.success(tr("eval.no_confusion"), icon="🎉")
-    picked = st.pills(
+    if st.session_state.get("confusion_pick") not in (None, *options):
+        st.session_state["confusion_pick"] = None  # a newer model without that confusion
+    st.pills(
         tr("eval.cells"),
         options,
         format_func=lambda ij: tr(
@@ -930,9 +942,10 @@ def confusion_explorer(viewer: Any, metrics: dict[str, Any], classes: list[str])
             n=len(cells[ij[0]][ij[1]]),
         ),
         key="confusion_pick",
+        on_change=_cell_from_pills,
     )
-    chosen = picked or chosen
-    if chosen:
+    chosen = st.session_state.get("confusion_cell")
+    if chosen and all(0 <= k < len(classes) for k in chosen):
         i, j = chosen
         ids = set(cells[i][j])
         title = tr("eval.cell_photos", true=class_name(classes[i]), pred=class_name(classes[j]), n=len(ids))

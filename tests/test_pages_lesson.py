@@ -194,6 +194,75 @@ def test_train_then_evaluate_then_try_it(lab):
     assert any(middle in i.value for i in ev.info)  # the why view names the part that mattered
 
 
+def _trained_model_with_test_run(db, student) -> dict:
+    """A pieces model trained on the split's training photos, its test figures stored as a run."""
+    from edu_core import evaluate, models
+    from edu_core.train import TrainConfig, train
+
+    split = db.make_split(student.id, test_ratio=0.25, seed=0)
+    labels = {r.id: r.label for r in db.list_images(student.id, status="ok", labelled=True)}
+    train_ids = [i for i in split.train_ids if i in labels]
+    test_ids = [i for i in split.test_ids if i in labels]
+    result = train("pieces", db.faces(student.id, train_ids), [labels[i] for i in train_ids],
+                   TrainConfig(epochs=60), class_names=LESSON_CLASSES)  # fmt: skip
+    model = db.add_model(student.id, name="m", kind="pieces", labels=LESSON_CLASSES,
+                         file_bytes=models.save_bundle(result.bundle))  # fmt: skip
+    metrics = evaluate.evaluate_bundle(
+        result.bundle, db.faces(student.id, test_ids), [labels[i] for i in test_ids], ids=test_ids
+    )
+    run_id = db.start_run(student.id, config={"kind": "pieces"}, split_id=split.id)
+    db.finish_run(student.id, run_id, metrics=metrics, model_id=model.id)
+    return metrics
+
+
+def _click_confusion_cell(at: AppTest, true: int, pred: int) -> AppTest:
+    """What the browser sends when a cell of the confusion table is clicked (a plotly selection).
+
+    AppTest has no plotly interaction, so the selection is added to the widget states of the next
+    run exactly as the frontend serialises it.
+    """
+    import json
+
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("confusion_chart"))
+    n = len(LESSON_CLASSES)
+    names = [class_name(c) for c in LESSON_CLASSES]
+    k = true * n + pred
+    point = {"curve_number": 1, "point_number": k, "point_index": k, "x": names[pred], "y": names[true],
+             "customdata": [true, pred]}  # fmt: skip
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = chart.proto.id
+    state.string_value = json.dumps(
+        {"selection": {"points": [point], "point_indices": [k], "box": [], "lasso": []}}
+    )
+    return at._run(states)
+
+
+def test_clicking_a_confusion_table_cell_shows_its_photos(lab):
+    """Issue 15.4: the caption says a click on a cell shows its photos; the heatmap gave no points."""
+    db, _, _, student = lab
+    metrics = _trained_model_with_test_run(db, student)
+    ev = _open("views/evaluate.py", s=student.resume_code)
+    assert not ev.exception
+    chart = next(c for c in ev.get("plotly_chart") if c.proto.id.endswith("confusion_chart"))
+    assert '"customdata"' in chart.proto.spec  # the cells are selectable points, not only a heatmap
+    cells = metrics["confusion_ids"]
+    i, j = next((i, j) for i in range(5) for j in range(5) if cells[i][j])
+    _click_confusion_cell(ev, i, j)
+    assert not ev.exception
+    title = t("eval.cell_photos", true=class_name(LESSON_CLASSES[i]), pred=class_name(LESSON_CLASSES[j]),
+              n=len(cells[i][j]))  # fmt: skip
+    assert title in _texts(ev)
+    gallery = [im for im in ev.image if len(im.value) == len(cells[i][j])]
+    assert gallery, "the cell's photos are not shown"
+    # a later click on another cell replaces the first choice
+    k, m = next((k, m) for k in range(5) for m in range(5) if cells[k][m] and (k, m) != (i, j))
+    _click_confusion_cell(ev, k, m)
+    title2 = t("eval.cell_photos", true=class_name(LESSON_CLASSES[k]), pred=class_name(LESSON_CLASSES[m]),
+               n=len(cells[k][m]))  # fmt: skip
+    assert title2 in _texts(ev) and title not in _texts(ev)
+
+
 def test_try_it_explains_a_rejected_photo(lab):
     db, _, _, student = lab
     db.make_split(student.id, test_ratio=0.2, seed=0)
