@@ -1344,6 +1344,21 @@ class Store:
             raise Forbidden(detail=f"image {image_id}")
         return row
 
+    def set_person(self, viewer: int | TeacherSession, image_ids: Sequence[int], person: str | None) -> None:
+        """Say who is in these photos (a nickname); ``None`` or "" means the student who took them.
+
+        A split that keeps each person's photos on one side groups by this tag, and photos without
+        one by the student who uploaded them.
+        """
+        name = " ".join((person or "").split())[:40] or None
+        with self._tx() as conn:
+            for image_id in image_ids:
+                owner = self._label_target(conn, viewer, int(image_id))[0]
+                nickname = conn.execute("SELECT nickname FROM students WHERE id = ?", (owner,)).fetchone()
+                # the uploader's own nickname is the default person, not a second person of that name
+                tag = None if nickname and name == nickname[0] else name
+                conn.execute("UPDATE images SET person = ? WHERE id = ?", (tag, int(image_id)))
+
     def set_labels(
         self,
         viewer: int | TeacherSession,

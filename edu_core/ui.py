@@ -593,6 +593,29 @@ def label_grid(sid: int, records: list, *, target: str | None, key: str, per_row
                     st.rerun()
 
 
+def person_tagger(sid: int, shown: list, records: list, *, key: str) -> None:
+    """Say who is in some photos: pick them, type a nickname, save (empty name = the student)."""
+    from collections import Counter
+
+    st.caption(tr("label.person_intro"))
+    people = Counter(r.person or tr("label.person_me") for r in records)
+    st.markdown(tr("label.person_counts", people=", ".join(f"{p} ({n})" for p, n in sorted(people.items()))))
+    if not shown:
+        return
+    by_id = {r.id: r for r in shown}
+    picked = st.multiselect(
+        tr("label.person_pick"),
+        sorted(by_id),
+        format_func=lambda i: f"{by_id[i].filename} · {by_id[i].person or tr('label.person_me')}",
+        key=f"{key}_pick",
+    )
+    name = st.text_input(tr("label.person_name"), placeholder=tr("label.person_me"), key=f"{key}_name")
+    if st.button(tr("label.person_save"), key=f"{key}_save", icon="👤", disabled=not picked):
+        store().set_person(sid, picked, name)
+        st.toast(tr("label.person_saved", n=len(picked), name=name.strip() or tr("label.person_me")))
+        st.rerun()
+
+
 def balance_message(counts: dict[str, int]) -> None:
     """The imbalance warning for a student's labelled photos, or a word of praise."""
     from edu_core import dataset
@@ -729,14 +752,16 @@ def start_training(viewer: Any, split: Any, kind: str, cfg: Any) -> Any:
     test_ids, test_faces, test_labels = _split_faces(viewer, split.test_ids, crops=crops)
     name = f"{tr('train.model_' + kind)} #{len(db.list_models(viewer)) + 1}"
     run_id = db.start_run(viewer, config={"kind": kind, **asdict(cfg)}, split_id=split.id)
+    embeddings = embedding_cache()  # fetched here: the job runs outside the page's script thread
 
     def work(
         on_epoch_end: Callable[[int, dict[str, float]], None], cancel: threading.Event
     ) -> dict[str, Any]:
         try:
             result = train(
-                kind, faces, labels, cfg, class_names=class_names, on_epoch_end=on_epoch_end, cancel=cancel
-            )
+                kind, faces, labels, cfg, class_names=class_names, on_epoch_end=on_epoch_end, cancel=cancel,
+                embedding_cache=embeddings,
+            )  # fmt: skip
         except TrainingCancelled:
             db.finish_run(viewer, run_id, metrics={"error": "training_cancelled"}, status="cancelled")
             raise
@@ -1009,18 +1034,52 @@ def show_prediction(pred: Any) -> None:
         st.image(charts.draw_pieces(pred.face.crop, pred.face.landmarks, scale=1), width=256)
 
 
-def detective(viewer: Any, model: Any, split_id: int, classes: list[str], top: int = 6) -> None:
-    """Training photos the model disagrees with most: the first to check for a wrong label."""
+@st.cache_resource(show_spinner=False)
+def embedding_cache() -> Any:
+    """Frozen-backbone embeddings shared by every session (feature vectors keyed by a hash of the
+    crop, never the photos): a CNN trained in head mode and the detective's k-fold models embed each
+    crop once."""
+    from edu_core.train import EmbeddingCache
+
+    return EmbeddingCache()
+
+
+def _suspects(viewer: Any, model: Any, model_id: int, ids: list[int], faces: list, labels: list[str]) -> list:
+    """The detective's ranking, kept for this model and these labels (one relabel recomputes it)."""
     from edu_core import evaluate
-    from edu_core.predict import predict_proba
+
+    key = (model_id, tuple(ids), tuple(labels))
+    cache = st.session_state.setdefault("_detective", {})
+    if key not in cache:
+        cache.clear()
+        with st.spinner(tr("eval.detective_running")):
+            cache[key] = evaluate.mislabel_suspects(
+                model.kind,
+                faces,
+                labels,
+                ids,
+                class_names=list(model.class_names),
+                model_config=model.config,
+                top=6,
+                embedding_cache=embedding_cache(),
+            )
+    return cache[key]
+
+
+def detective(viewer: Any, model: Any, split_id: int, classes: list[str], model_id: int = 0) -> None:
+    """Training photos whose label a model that never saw them disagrees with: the first to check."""
+    from edu_core.train import TrainingDataError
 
     train_ids = store().get_split(viewer, split_id).train_ids
     ids, faces, labels = _split_faces(viewer, train_ids, crops=model.model.uses_images)
     if not faces:
         return
-    ranked = evaluate.rank_by_loss(
-        predict_proba(model, faces), labels, ids, labels=list(model.class_names), top=top
-    )
+    st.caption(tr("eval.detective_help"))
+    try:
+        ranked = _suspects(viewer, model, model_id, ids, faces, labels)
+    except (TrainingDataError, ValueError):  # too few photos of a class to leave some out
+        st.caption(tr("eval.detective_few"))
+        return
     suspects = [s for s in ranked if s["guess"] != s["label"]]
     if not suspects:
         st.caption(tr("eval.detective_none"))

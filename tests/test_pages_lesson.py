@@ -140,6 +140,42 @@ def test_label_page_stays_on_the_chosen_view_while_moving_one_photo_at_a_time(la
     assert t("label.tab", name=class_name("joy"), n=6) in _texts(at)
 
 
+def test_label_page_tags_who_is_in_the_photos_and_the_split_keeps_them_apart(lab):
+    """Issue 15.11: photos are the uploader's until tagged; a person-keeping split honours the tags."""
+    db, _, _, student = lab
+    split_page = _open("views/split.py", s=student.resume_code)
+    split_page.checkbox(key="split_by_person").check().run()
+    _button(split_page, t("split.button")).click().run()
+    assert not split_page.exception
+    assert db.list_splits(student.id)[-1].test_ids == ()  # all photos show the one student
+    assert t("split.one_person") in [w.value for w in split_page.warning]
+
+    at = _open("views/label.py", s=student.resume_code)
+    labelled = [r.id for r in db.list_images(student.id, status="ok", labelled=True)]
+    friend = labelled[::2]  # half of every expression
+    for group in LESSON_CLASSES:
+        at.button_group(key="label_view").set_value(group).run()
+        mine = [i for i in friend if db.image(student.id, i).label == group]
+        at.multiselect(key=f"person_{group}_pick").set_value(mine).run()
+        at.text_input(key=f"person_{group}_name").input("곰").run()
+        at.button(key=f"person_{group}_save").click().run()
+        assert not at.exception
+    assert {db.image(student.id, i).person for i in friend} == {"곰"}
+    me = t("label.person_me")
+    assert t("label.person_counts", people=", ".join(sorted([f"{me} (21)", "곰 (20)"]))) in _texts(at)
+
+    split_page.run()
+    _button(split_page, t("split.button")).click().run()
+    assert t("split.few_people", n=2) in [w.value for w in split_page.warning]  # 80 % of two people
+    split_page.slider(key="split_ratio").set_value(50).run()
+    _button(split_page, t("split.button")).click().run()
+    split = db.list_splits(student.id)[-1]
+    assert split.by_person and split.test_ids
+    sides = [{db.image(student.id, i).person for i in part} for part in (split.train_ids, split.test_ids)]
+    assert sides in ([{None}, {"곰"}], [{"곰"}, {None}]), sides
+    assert t("split.one_person") not in [w.value for w in split_page.warning]
+
+
 def test_label_page_warns_about_imbalance(lab):
     db, _, _, student = lab
     sad = [r.id for r in db.list_images(student.id, label="sadness")][:5]
@@ -261,6 +297,24 @@ def test_clicking_a_confusion_table_cell_shows_its_photos(lab):
     title2 = t("eval.cell_photos", true=class_name(LESSON_CLASSES[k]), pred=class_name(LESSON_CLASSES[m]),
                n=len(cells[k][m]))  # fmt: skip
     assert title2 in _texts(ev) and title not in _texts(ev)
+
+
+def test_label_detective_on_the_page_finds_planted_mistakes(lab):
+    """Issue 15.3: the page ranked the model's own answers on its training photos, and found nothing."""
+    db, _, _, student = lab
+    joy = sorted(r.id for r in db.list_images(student.id, label="joy"))
+    db.set_labels(student.id, {i: "sadness" for i in joy[:2]})
+    _trained_model_with_test_run(db, student)
+    train_ids = set(db.list_splits(student.id)[-1].train_ids)
+    planted = [i for i in joy[:2] if i in train_ids]
+    assert planted
+    ev = _open("views/evaluate.py", s=student.resume_code)
+    assert not ev.exception
+    assert t("eval.detective_none") not in [c.value for c in ev.caption]
+    flagged = {int(b.key.removeprefix("fix_")) for b in ev.button if b.key and b.key.startswith("fix_")}
+    assert set(planted) <= flagged, (planted, flagged)
+    ev.button(key=f"fix_{planted[0]}").click().run()  # one click puts the label right
+    assert db.image(student.id, planted[0]).label == "joy"
 
 
 def test_try_it_explains_a_rejected_photo(lab):

@@ -226,6 +226,46 @@ def test_splits_are_saved_per_owner(store: Store, lesson) -> None:
     assert [s.id for s in store.list_splits(a.id)] == [split.id, split.id + 1]
 
 
+def test_person_keeping_split_groups_uploads_by_student_unless_tagged(store: Store, lesson) -> None:
+    """Issue 15.11: every upload counted as its own person, so "keep each person on one side" did
+    nothing for uploads. The default person is the student who uploaded the photo."""
+    _, session, a, b = lesson
+    ids = [
+        store.add_image(
+            a.id, photo(k), filename=f"{k}.jpg", source="upload", face=face(k), label=CLASSES[k % 5]
+        ).id
+        for k in range(20)
+    ]
+    for seed in range(3):
+        split = store.make_split(a.id, test_ratio=0.2, seed=seed, by_person=True)
+        assert split.test_ids == () and sorted(split.train_ids) == sorted(ids)  # one person: one side
+    friend = ids[10:]
+    store.set_person(a.id, friend, "  지 영 ")
+    assert {store.image(a.id, i).person for i in friend} == {"지 영"}
+    assert {store.image(a.id, i).person for i in ids[:10]} == {None}
+    for seed in range(3):
+        split = store.make_split(a.id, test_ratio=0.5, seed=seed, by_person=True)
+        train, test = set(split.train_ids), set(split.test_ids)
+        assert test and train and train | test == set(ids)
+        # the two people land on different sides, each whole
+        assert test in (set(friend), set(ids[:10])) and train in (set(friend), set(ids[:10]))
+    store.set_person(a.id, friend[:2], "민수")  # the uploader's own nickname is the default person
+    assert {store.image(a.id, i).person for i in friend[:2]} == {None}
+    with pytest.raises(Forbidden):
+        store.set_person(b.id, ids[:1], "x")  # only one's own photos
+    # in the class pool, photos of two students are two people
+    for k in range(20, 30):
+        store.add_image(
+            b.id, photo(k), filename=f"{k}.jpg", source="upload", face=face(k), label=CLASSES[k % 5]
+        )
+    store.set_pool_consent(a.id, True)
+    store.set_pool_consent(b.id, True)
+    store.set_person(a.id, friend, None)
+    pooled = store.make_split(session, test_ratio=0.33, seed=0, by_person=True)
+    owners = {store.image(session, i).student_id for i in pooled.test_ids}
+    assert pooled.test_ids and len(owners) == 1
+
+
 def test_delete_my_photos_removes_rows_and_files(store: Store, lesson) -> None:
     _, _, a, b = lesson
     mine = [

@@ -65,6 +65,9 @@ if members[group] and group != target:
         st.rerun()
 ui.label_grid(sid, members[group], target=target, key=f"grid_{group}")
 
+with st.expander(ui.tr("label.person_title"), icon="👤"):
+    ui.person_tagger(sid, members[group], records, key=f"person_{group}")
+
 with st.expander(ui.tr("label.history"), icon="🕘"):
     ui.label_history(sid, records)
 st.page_link("views/split.py", label=ui.tr("common.next", page=ui.tr("nav.split")), icon="➡️")
