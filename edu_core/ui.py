@@ -507,13 +507,16 @@ def face_gallery(sid: int, records: list, *, show_box: bool, key: str = "gallery
     for r in shown:
         thumb = _boxed_thumb(sid, r.id, r.sha) if show_box else None
         images.append(thumb or _crop_thumb(sid, r.id, r.crop_sha))
-        captions.append(class_name(r.label) if r.label else r.filename[:18])
+        caption = class_name(r.label) if r.label else r.filename[:18]
+        captions.append(f"🙋 {caption}" if getattr(r, "kept", False) else caption)
     if images:
         st.image(images, caption=captions, width=THUMB_SIDE)
 
 
 def rejected_list(sid: int, records: list) -> None:
-    """Each rejected photo with its reason and a *skip* button that removes it."""
+    """Each rejected photo with its reason, a *skip* button that removes it and a *use it anyway*
+    button for a photo the gate got wrong."""
+    from edu_core import kept
     from edu_core.images import decode, encode_jpeg
 
     for r in records:
@@ -532,6 +535,41 @@ def rejected_list(sid: int, records: list) -> None:
                 store().delete_image(sid, r.id)
                 st.toast(tr("collect.skipped", name=r.filename))
                 st.rerun()
+        if (r.reason or "") not in kept.CANNOT_KEEP and text_col.button(
+            tr("collect.keep"), key=f"keep_{r.id}", icon="🙋"
+        ):
+            keep_rejected(sid, r)
+
+
+def keep_rejected(sid: int, record: Any) -> None:
+    """The student overrules the face gate: cut the face MediaPipe finds and keep the photo."""
+    from edu_core import kept
+
+    with landmarker_pool().acquire() as lm:
+        face = kept.cut_anyway(store().original_bytes(sid, record.id), lm)
+    if face is None:
+        st.warning(tr("collect.keep_failed", name=record.filename), icon="⚠️")
+        return
+    store().keep_rejected(sid, record.id, face)
+    st.toast(tr("collect.kept", name=record.filename))
+    st.rerun()
+
+
+def kept_review(session: Any) -> None:
+    """Photos students kept although the gate rejected them, counted per reason; the teacher can
+    let them into the class pool (they stay out of it until then)."""
+    summary = store().kept_summary(session)
+    st.subheader(tr("teacher.kept_title"))
+    st.caption(tr("teacher.kept_help"))
+    if not summary:
+        st.caption(tr("teacher.kept_none"))
+        return
+    for code, n in summary.items():
+        st.markdown(tr("teacher.kept_row", reason=code, message=i18n.reason_message(code, lang()), **n))
+    waiting = sum(n["kept"] - n["accepted"] for n in summary.values())
+    if waiting and st.button(tr("teacher.kept_accept", n=waiting), key="accept_kept", icon="✅"):
+        st.toast(tr("teacher.kept_accepted", n=store().accept_kept(session)))
+        st.rerun()
 
 
 def pieces_view(sid: int, records: list) -> None:
