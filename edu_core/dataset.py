@@ -384,6 +384,8 @@ def export_zip(
     bytes and, when ``dest`` is given, also writes them there atomically.
     """
     records = store.list_images(viewer)
+    if not isinstance(viewer, int):  # the class's data: kept photos only once the teacher accepted them
+        records = [r for r in records if r.kept_accepted or not r.kept]
     if image_ids is not None:
         wanted = set(image_ids)
         records = [r for r in records if r.id in wanted]
