@@ -1113,6 +1113,12 @@ def detective(viewer: Any, model: Any, split_id: int, classes: list[str], model_
     if not faces:
         return
     st.caption(tr("eval.detective_help"))
+    # Only on request: the page's tabs all run on every visit, and the k-fold models (a CNN's
+    # embeddings after a restart) would slow down trying the model for everyone.
+    if st.session_state.get("_detective_for") != model_id:
+        if not st.button(tr("eval.detective_start"), key="detective_start", icon="🔍"):
+            return
+        st.session_state["_detective_for"] = model_id
     try:
         ranked = _suspects(viewer, model, model_id, ids, faces, labels)
     except (TrainingDataError, ValueError):  # too few photos of a class to leave some out

@@ -310,6 +310,9 @@ def test_label_detective_on_the_page_finds_planted_mistakes(lab):
     assert planted
     ev = _open("views/evaluate.py", s=student.resume_code)
     assert not ev.exception
+    assert not any(b.key and b.key.startswith("fix_") for b in ev.button)  # only when asked for
+    ev.button(key="detective_start").click().run()
+    assert not ev.exception
     assert t("eval.detective_none") not in [c.value for c in ev.caption]
     flagged = {int(b.key.removeprefix("fix_")) for b in ev.button if b.key and b.key.startswith("fix_")}
     assert set(planted) <= flagged, (planted, flagged)
