@@ -313,6 +313,42 @@ def confusion_heatmap(
     return fig
 
 
+def add_cell_targets(
+    fig: go.Figure,
+    classes: Sequence[str],
+    *,
+    lang: str = DEFAULT_LANG,
+    renamed: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Clickable cells on a :func:`confusion_heatmap`: an invisible square marker on every cell.
+
+    Plotly cannot select heatmap cells, so a click on the bare table reaches Streamlit as an empty
+    selection. Scatter points can be selected; each carries its cell as ``customdata`` (row = true
+    class, column = the model's answer).
+    """
+    names = [class_name(c, lang, renamed=renamed) for c in classes]
+    n = len(names)
+    hover = fig.data[0].hovertemplate if fig.data else None
+    cells = [(i, j) for i in range(n) for j in range(n)]
+    fig.add_trace(
+        go.Scatter(
+            x=[names[j] for _, j in cells],
+            y=[names[i] for i, _ in cells],
+            customdata=[[i, j] for i, j in cells],
+            text=[a.text for a in fig.layout.annotations] if len(fig.layout.annotations) == n * n else None,
+            mode="markers",
+            marker={"symbol": "square", "size": 64, "color": "rgba(0,0,0,0)", "line": {"width": 0}},
+            # plotly greys out the points not selected; invisible points need no greying
+            selected={"marker": {"opacity": 1}},
+            unselected={"marker": {"opacity": 1}},
+            hovertemplate=hover,
+            showlegend=False,
+        )
+    )
+    fig.data[0].hoverinfo = "skip"  # the markers carry the hover text
+    return fig
+
+
 _CURVE_KEYS = {
     "train_loss": ("train_loss", "loss"),
     "val_loss": ("val_loss", "test_loss"),

@@ -180,21 +180,30 @@ def _split_from(
     )
 
 
+def person_key(r: Any) -> str:
+    """Who is in a photo, for keeping each person on one side of a split."""
+    person = getattr(r, "person", None)
+    if person not in (None, ""):
+        return f"p:{person}"
+    student = getattr(r, "student_id", None)
+    return f"s:{student}" if student is not None else f"id:{r.id}"
+
+
 def split_by_person(items: Sequence[R], test_ratio: float = 0.2, seed: int = 0) -> Split:
     """Split so that every person's photos stay on one side.
 
     A model that has seen a face in training recognises *that face* in the test,
-    which makes the score look better than it is. Records without a ``person`` are
-    treated as their own person. People are taken in a seeded random order and put
-    on the test side whenever that brings the per-class test counts closer to the
-    stratified target.
+    which makes the score look better than it is. A record without a ``person`` is a
+    photo of the student who uploaded it (``student_id``, as the store's records have)
+    or, without that either, its own person. People are taken in a seeded random order
+    and put on the test side whenever that brings the per-class test counts closer to
+    the stratified target; at least one person always stays in training.
     """
     _check_ratio(test_ratio)
     rng = random.Random(seed)
     people: dict[str, list[R]] = defaultdict(list)
     for r in items:
-        person = getattr(r, "person", None)
-        people[f"p:{person}" if person not in (None, "") else f"id:{r.id}"].append(r)
+        people[person_key(r)].append(r)
     sizes = Counter(_label(r) for r in items)
     targets = {c: n * test_ratio for c, n in sizes.items()}
     current: Counter[str] = Counter()
@@ -375,6 +384,8 @@ def export_zip(
     bytes and, when ``dest`` is given, also writes them there atomically.
     """
     records = store.list_images(viewer)
+    if not isinstance(viewer, int):  # the class's data: kept photos only once the teacher accepted them
+        records = [r for r in records if r.kept_accepted or not r.kept]
     if image_ids is not None:
         wanted = set(image_ids)
         records = [r for r in records if r.id in wanted]

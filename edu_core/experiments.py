@@ -214,7 +214,10 @@ def load_store(
     With ``split_id`` the saved split's test photos are the test set; otherwise a
     person-wise split is drawn once with ``split_seed``.
     """
-    records = [r for r in store.list_images(viewer) if r.label and r.status == "ok"]
+    if isinstance(viewer, int):
+        records = [r for r in store.list_images(viewer) if r.label and r.status == "ok"]
+    else:
+        records = store.pool(viewer)  # kept photos join the class's data only once accepted
     faces = store.faces(viewer, [r.id for r in records])
     examples = [
         Example(f"img:{r.id}", r.label, r.person or None, r.group or None, face)

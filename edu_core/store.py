@@ -62,7 +62,7 @@ SOLO_CLASS_NAME = "혼자 연습 · Practice"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO_ROOT / "data"
 DB_NAME = "lab.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SOURCES = ("upload", "camera", "sample")
 # Letters and digits that cannot be mistaken for each other when read off a board.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -172,6 +172,8 @@ class ImageRecord:
     group: str | None
     crop_sha: str | None
     created_at: float
+    kept: bool = False  # rejected by the face gate, kept by the student ("it isn't covered")
+    kept_accepted: bool = False  # ... and accepted by the teacher for the class pool
 
 
 @dataclass(frozen=True)
@@ -378,14 +380,38 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE runs ADD COLUMN runner TEXT;
     """,
+    # A rejected photo the student kept anyway ("it isn't covered"): the row is the flag, the
+    # rejection reason stays in faces.reason, and the face is the one cut for this photo. Kept
+    # photos stay out of the class pool until the teacher accepts them (accepted = 1).
+    """
+    CREATE TABLE kept_faces(
+        image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+        detail TEXT NOT NULL DEFAULT '',
+        box TEXT,
+        crop_box TEXT,
+        crop_sha TEXT REFERENCES blobs(sha),
+        landmarks BLOB,
+        blendshapes TEXT NOT NULL DEFAULT '{}',
+        pose TEXT,
+        quality TEXT NOT NULL DEFAULT '{}',
+        accepted INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX kept_faces_crop ON kept_faces(crop_sha);
+    """,
 )
 
-_IMAGE_COLUMNS = """
+# A kept photo counts as accepted for its student; its reason stays the gate's.
+_STATUS = "CASE WHEN k.image_id IS NOT NULL THEN 'ok' ELSE COALESCE(f.status, 'rejected') END"
+_IMAGE_COLUMNS = f"""
     i.id, i.student_id, i.class_id, i.sha, b.ext, i.filename, i.source,
-    COALESCE(f.status, 'rejected'), f.reason, i.label, i.injected, i.person, i.grp,
-    f.crop_sha, i.created_at
+    {_STATUS}, f.reason, i.label, i.injected, i.person, i.grp,
+    COALESCE(k.crop_sha, f.crop_sha), i.created_at, k.image_id IS NOT NULL, COALESCE(k.accepted, 0)
 """
-_IMAGE_FROM = "images i JOIN blobs b ON b.sha = i.sha LEFT JOIN faces f ON f.sha = i.sha"
+_IMAGE_FROM = (
+    "images i JOIN blobs b ON b.sha = i.sha LEFT JOIN faces f ON f.sha = i.sha "
+    "LEFT JOIN kept_faces k ON k.image_id = i.id"
+)
 
 # Blobs that no row points at any more (the candidates the garbage collector may delete).
 _UNREFERENCED_BLOBS = """
@@ -394,6 +420,7 @@ _UNREFERENCED_BLOBS = """
       AND NOT EXISTS (SELECT 1 FROM images WHERE images.sha = b.sha)
       AND NOT EXISTS (SELECT 1 FROM faces WHERE faces.sha = b.sha)
       AND NOT EXISTS (SELECT 1 FROM faces WHERE faces.crop_sha = b.sha)
+      AND NOT EXISTS (SELECT 1 FROM kept_faces WHERE kept_faces.crop_sha = b.sha)
       AND NOT EXISTS (SELECT 1 FROM models WHERE models.file_sha = b.sha)
 """
 
@@ -1286,6 +1313,8 @@ class Store:
             group=row[12],
             crop_sha=row[13],
             created_at=row[14],
+            kept=bool(row[15]),
+            kept_accepted=bool(row[16]),
         )
 
     def _visible_clause(self, viewer: int | TeacherSession) -> tuple[str, list[Any]]:
@@ -1334,7 +1363,7 @@ class Store:
             conds.append("i.label = ?")
             params.append(normalize_label(label))
         if status is not None:
-            conds.append("COALESCE(f.status, 'rejected') = ?")
+            conds.append(f"{_STATUS} = ?")
             params.append(status)
         if source is not None:
             conds.append("i.source = ?")
@@ -1350,8 +1379,70 @@ class Store:
         return [self._image_row(r) for r in rows]
 
     def pool(self, session: TeacherSession) -> list[ImageRecord]:
-        """The class data set: labelled, accepted photos of every student who agreed to share."""
-        return self.list_images(session, status="ok", labelled=True)
+        """The class data set: labelled, accepted photos of every student who agreed to share.
+
+        A photo the gate rejected and its student kept joins only once the teacher accepted it.
+        """
+        return [
+            r for r in self.list_images(session, status="ok", labelled=True) if r.kept_accepted or not r.kept
+        ]
+
+    def keep_rejected(self, student_id: int, image_id: int, face: FaceResult) -> ImageRecord:
+        """Keep a rejected photo the student says is fine, with the face cut for it (see edu_core.kept)."""
+        rec = self.image(student_id, image_id)
+        if rec.kept:
+            return rec
+        if face.status != "ok" or face.crop is None:
+            raise ValueError("a kept photo needs a cut face")
+        crop_bytes = _encode_crop(face.crop)
+        crop_sha = hashlib.sha256(crop_bytes).hexdigest()
+        self._write_files({(crop_sha, "png"): crop_bytes})
+        landmarks = None
+        if face.landmarks is not None:
+            landmarks = np.ascontiguousarray(face.landmarks, dtype=np.float32).reshape(-1, 3).tobytes()
+        with self._tx() as conn:
+            self._ensure_blob(conn, crop_sha, "png", crop_bytes)
+            conn.execute(
+                "INSERT OR IGNORE INTO kept_faces(image_id, detail, box, crop_box, crop_sha, landmarks, "
+                "blendshapes, pose, quality, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    rec.id,
+                    face.detail,
+                    _json(list(face.box) if face.box else None),
+                    _json(list(face.crop_box) if face.crop_box else None),
+                    crop_sha,
+                    landmarks,
+                    _json({k: float(v) for k, v in face.blendshapes.items()}),
+                    _json([float(v) for v in face.pose] if face.pose else None),
+                    _json({k: float(v) for k, v in face.quality.items()}),
+                    _now(),
+                ),
+            )
+        return self.image(student_id, image_id)
+
+    def kept_summary(self, session: TeacherSession) -> dict[str, dict[str, int]]:
+        """Per rejection reason: photos students kept anyway, and how many the teacher accepted.
+
+        Counts only (every student, sharing or not): how often each rule of the gate was overruled.
+        """
+        class_id = self._check_session(session)
+        rows = self._read(
+            "SELECT COALESCE(f.reason, 'unknown'), COUNT(*), SUM(k.accepted) FROM kept_faces k "
+            "JOIN images i ON i.id = k.image_id LEFT JOIN faces f ON f.sha = i.sha "
+            "WHERE i.class_id = ? GROUP BY 1 ORDER BY 2 DESC",
+            (class_id,),
+        )
+        return {reason: {"kept": n, "accepted": int(acc or 0)} for reason, n, acc in rows}
+
+    def accept_kept(self, session: TeacherSession) -> int:
+        """The teacher lets every kept photo of the class into the class pool; returns how many."""
+        class_id = self._check_session(session)
+        with self._tx() as conn:
+            return conn.execute(
+                "UPDATE kept_faces SET accepted = 1 WHERE accepted = 0 AND image_id IN "
+                "(SELECT id FROM images WHERE class_id = ?)",
+                (class_id,),
+            ).rowcount
 
     def counts(self, viewer: int | TeacherSession) -> dict[str, int]:
         """Accepted, labelled photos per class for the viewer, in chart order."""
@@ -1429,12 +1520,21 @@ class Store:
         "f.status, f.reason, f.detail, f.image_size, f.box, f.crop_box, f.crop_sha, f.landmarks, "
         "f.blendshapes, f.pose, f.quality"
     )
+    # The same columns where a kept photo's own cut replaces the gate's (its reason stays).
+    _KEPT_FACE_COLUMNS = (
+        f"{_STATUS}, f.reason, COALESCE(k.detail, f.detail), f.image_size, COALESCE(k.box, f.box), "
+        "COALESCE(k.crop_box, f.crop_box), COALESCE(k.crop_sha, f.crop_sha), "
+        "CASE WHEN k.image_id IS NULL THEN f.landmarks ELSE k.landmarks END, "
+        "COALESCE(k.blendshapes, f.blendshapes), CASE WHEN k.image_id IS NULL THEN f.pose ELSE k.pose END, "
+        "COALESCE(k.quality, f.quality)"
+    )
 
     def face(self, image_id: int, viewer: int | TeacherSession) -> FaceResult:
         """Rebuild the extraction result of a photo (crop decoded back to an array)."""
         self.image(viewer, image_id)
         rows = self._read(
-            f"SELECT {self._FACE_COLUMNS} FROM images i JOIN faces f ON f.sha = i.sha WHERE i.id = ?",
+            f"SELECT {self._KEPT_FACE_COLUMNS} FROM images i JOIN faces f ON f.sha = i.sha "
+            "LEFT JOIN kept_faces k ON k.image_id = i.id WHERE i.id = ?",
             (image_id,),
         )
         if not rows:
@@ -1455,7 +1555,8 @@ class Store:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             rows = self._read(
-                f"SELECT i.id, {self._FACE_COLUMNS} FROM images i JOIN faces f ON f.sha = i.sha "
+                f"SELECT i.id, {self._KEPT_FACE_COLUMNS} FROM images i JOIN faces f ON f.sha = i.sha "
+                f"LEFT JOIN kept_faces k ON k.image_id = i.id "
                 f"WHERE i.id IN ({','.join('?' * len(chunk))}) AND {where}",
                 [*chunk, *params],
             )
@@ -1494,6 +1595,21 @@ class Store:
         elif row[0] != int(viewer):
             raise Forbidden(detail=f"image {image_id}")
         return row
+
+    def set_person(self, viewer: int | TeacherSession, image_ids: Sequence[int], person: str | None) -> None:
+        """Say who is in these photos (a nickname); ``None`` or "" means the student who took them.
+
+        A split that keeps each person's photos on one side groups by this tag, and photos without
+        one by the student who uploaded them.
+        """
+        name = " ".join((person or "").split())[:40] or None
+        with self._tx() as conn:
+            for image_id in image_ids:
+                owner = self._label_target(conn, viewer, int(image_id))[0]
+                nickname = conn.execute("SELECT nickname FROM students WHERE id = ?", (owner,)).fetchone()
+                # the uploader's own nickname is the default person, not a second person of that name
+                tag = None if nickname and name == nickname[0] else name
+                conn.execute("UPDATE images SET person = ? WHERE id = ?", (tag, int(image_id)))
 
     def set_labels(
         self,
@@ -1889,8 +2005,9 @@ class Store:
                 r[0]
                 for r in conn.execute(
                     f"SELECT f.crop_sha FROM faces f WHERE f.crop_sha IS NOT NULL AND f.sha IN "
-                    f"(SELECT sha FROM images WHERE {where})",
-                    params,
+                    f"(SELECT sha FROM images WHERE {where}) UNION SELECT k.crop_sha FROM kept_faces k "
+                    f"WHERE k.crop_sha IS NOT NULL AND k.image_id IN (SELECT id FROM images WHERE {where})",
+                    [*params, *params],
                 )
             }
             n = conn.execute(f"DELETE FROM images WHERE {where}", params).rowcount

@@ -665,37 +665,42 @@ def _fit(rgb: Any) -> Any:
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
 
 
-def face_gallery(sid: int, records: list, *, show_box: bool, key: str = "gallery") -> None:
-    """Accepted faces as a grid (crops, or the originals with the face box), newest first, paged."""
+def _gallery_page(records: list, key: str) -> list:
+    """The newest photos first, one page of them, with page pills when there is more than one."""
     records = sorted(records, key=lambda r: -r.id)
     pages = max(1, -(-len(records) // GALLERY_PAGE))
     page = 1
     if pages > 1:
         page = st.pills(tr("label.page"), list(range(1, pages + 1)), default=1, key=f"{key}_page") or 1
-    shown = records[(page - 1) * GALLERY_PAGE : page * GALLERY_PAGE]
-    images, captions = [], []
-    for r in shown:
-        thumb = _boxed_thumb(sid, r.id, r.sha) if show_box else None
-        images.append(thumb or _crop_thumb(sid, r.id, r.crop_sha))
-        captions.append(class_name(r.label) if r.label else r.filename[:18])
+    return records[(page - 1) * GALLERY_PAGE : page * GALLERY_PAGE]
+
+
+def _gallery_thumb(sid: int, r: Any, show_box: bool) -> bytes:
+    thumb = _boxed_thumb(sid, r.id, r.sha) if show_box else None
+    return thumb or _crop_thumb(sid, r.id, r.crop_sha)
+
+
+def _gallery_caption(r: Any) -> str:
+    caption = class_name(r.label) if r.label else r.filename[:18]
+    return f"🙋 {caption}" if getattr(r, "kept", False) else caption  # kept although the gate said no
+
+
+def face_gallery(sid: int, records: list, *, show_box: bool, key: str = "gallery") -> None:
+    """Accepted faces as a grid (crops, or the originals with the face box), newest first, paged."""
+    shown = _gallery_page(records, key)
+    images = [_gallery_thumb(sid, r, show_box) for r in shown]
+    captions = [_gallery_caption(r) for r in shown]
     if images:
         st.image(images, caption=captions, width=THUMB_SIDE)
 
 
 def collect_gallery(sid: int, records: list, *, show_box: bool, per_row: int = 5) -> None:
     """The accepted faces on the collect page, newest first, each with its own delete button."""
-    records = sorted(records, key=lambda r: -r.id)
-    pages = max(1, -(-len(records) // GALLERY_PAGE))
-    page = 1
-    if pages > 1:
-        page = st.pills(tr("label.page"), list(range(1, pages + 1)), default=1, key="gallery_page") or 1
-    shown = records[(page - 1) * GALLERY_PAGE : page * GALLERY_PAGE]
+    shown = _gallery_page(records, "gallery")
     for start in range(0, len(shown), per_row):
         for col, r in zip(st.columns(per_row), shown[start : start + per_row], strict=False):
             with col:
-                thumb = _boxed_thumb(sid, r.id, r.sha) if show_box else None
-                caption = class_name(r.label) if r.label else r.filename[:18]
-                st.image(thumb or _crop_thumb(sid, r.id, r.crop_sha), caption=caption, width=THUMB_SIDE)
+                st.image(_gallery_thumb(sid, r, show_box), caption=_gallery_caption(r), width=THUMB_SIDE)
                 if st.button(tr("collect.delete"), icon="🗑️", key=f"gallery_delete_{r.id}", type="tertiary"):
                     store().delete_image(sid, r.id)  # a student may remove any of their own photos
                     st.toast(tr("collect.skipped", name=r.filename))
@@ -703,7 +708,9 @@ def collect_gallery(sid: int, records: list, *, show_box: bool, per_row: int = 5
 
 
 def rejected_list(sid: int, records: list) -> None:
-    """Each rejected photo with its reason and a *skip* button that removes it."""
+    """Each rejected photo with its reason, a *skip* button that removes it and a *use it anyway*
+    button for a photo the gate got wrong."""
+    from edu_core import kept
     from edu_core.images import decode, encode_jpeg
 
     for r in records:
@@ -722,6 +729,41 @@ def rejected_list(sid: int, records: list) -> None:
                 store().delete_image(sid, r.id)
                 st.toast(tr("collect.skipped", name=r.filename))
                 st.rerun()
+        if (r.reason or "") not in kept.CANNOT_KEEP and text_col.button(
+            tr("collect.keep"), key=f"keep_{r.id}", icon="🙋"
+        ):
+            keep_rejected(sid, r)
+
+
+def keep_rejected(sid: int, record: Any) -> None:
+    """The student overrules the face gate: cut the face MediaPipe finds and keep the photo."""
+    from edu_core import kept
+
+    with landmarker_pool().acquire() as lm:
+        face = kept.cut_anyway(store().original_bytes(sid, record.id), lm)
+    if face is None:
+        st.warning(tr("collect.keep_failed", name=record.filename), icon="⚠️")
+        return
+    store().keep_rejected(sid, record.id, face)
+    st.toast(tr("collect.kept", name=record.filename))
+    st.rerun()
+
+
+def kept_review(session: Any) -> None:
+    """Photos students kept although the gate rejected them, counted per reason; the teacher can
+    let them into the class pool (they stay out of it until then)."""
+    summary = store().kept_summary(session)
+    st.subheader(tr("teacher.kept_title"))
+    st.caption(tr("teacher.kept_help"))
+    if not summary:
+        st.caption(tr("teacher.kept_none"))
+        return
+    for code, n in summary.items():
+        st.markdown(tr("teacher.kept_row", reason=code, message=i18n.reason_message(code, lang()), **n))
+    waiting = sum(n["kept"] - n["accepted"] for n in summary.values())
+    if waiting and st.button(tr("teacher.kept_accept", n=waiting), key="accept_kept", icon="✅"):
+        st.toast(tr("teacher.kept_accepted", n=store().accept_kept(session)))
+        st.rerun()
 
 
 def pieces_view(sid: int, records: list) -> None:
@@ -781,6 +823,29 @@ def label_grid(sid: int, records: list, *, target: str | None, key: str, per_row
                 ):
                     store().set_label(sid, r.id, target)
                     st.rerun()
+
+
+def person_tagger(sid: int, shown: list, records: list, *, key: str) -> None:
+    """Say who is in some photos: pick them, type a nickname, save (empty name = the student)."""
+    from collections import Counter
+
+    st.caption(tr("label.person_intro"))
+    people = Counter(r.person or tr("label.person_me") for r in records)
+    st.markdown(tr("label.person_counts", people=", ".join(f"{p} ({n})" for p, n in sorted(people.items()))))
+    if not shown:
+        return
+    by_id = {r.id: r for r in shown}
+    picked = st.multiselect(
+        tr("label.person_pick"),
+        sorted(by_id),
+        format_func=lambda i: f"{by_id[i].filename} · {by_id[i].person or tr('label.person_me')}",
+        key=f"{key}_pick",
+    )
+    name = st.text_input(tr("label.person_name"), placeholder=tr("label.person_me"), key=f"{key}_name")
+    if st.button(tr("label.person_save"), key=f"{key}_save", icon="👤", disabled=not picked):
+        store().set_person(sid, picked, name)
+        st.toast(tr("label.person_saved", n=len(picked), name=name.strip() or tr("label.person_me")))
+        st.rerun()
 
 
 def balance_message(counts: dict[str, int]) -> None:
@@ -930,14 +995,16 @@ def start_training(viewer: Any, split: Any, kind: str, cfg: Any) -> Any:
     own = db.list_models(viewer) if isinstance(viewer, int) else class_models(viewer)
     name = f"{tr('train.model_' + kind)} #{len(own) + 1}"
     run_id = db.start_run(viewer, config={"kind": kind, **asdict(cfg)}, split_id=split.id)
+    embeddings = embedding_cache()  # fetched here: the job runs outside the page's script thread
 
     def work(
         on_epoch_end: Callable[[int, dict[str, float]], None], cancel: threading.Event
     ) -> dict[str, Any]:
         try:
             result = train(
-                kind, faces, labels, cfg, class_names=class_names, on_epoch_end=on_epoch_end, cancel=cancel
-            )
+                kind, faces, labels, cfg, class_names=class_names, on_epoch_end=on_epoch_end, cancel=cancel,
+                embedding_cache=embeddings,
+            )  # fmt: skip
         except TrainingCancelled:
             db.finish_run(viewer, run_id, metrics={"error": "training_cancelled"}, status="cancelled")
             raise
@@ -1132,6 +1199,20 @@ def recall_chart(metrics: dict[str, Any], classes: list[str]) -> None:
     st.caption(tr("eval.interval_note"))
 
 
+def _cell_from_chart() -> None:
+    """A click on the confusion table (a widget callback): that cell becomes the chosen one."""
+    event = st.session_state.get("confusion_chart") or {}
+    points = (event.get("selection") or {}).get("points") or []
+    cell = points[0].get("customdata") if points else None
+    if isinstance(cell, list | tuple) and len(cell) == 2:
+        st.session_state["confusion_cell"] = (int(cell[0]), int(cell[1]))
+        st.session_state["confusion_pick"] = None  # the latest choice wins, chart or list
+
+
+def _cell_from_pills() -> None:
+    st.session_state["confusion_cell"] = st.session_state.get("confusion_pick")
+
+
 def confusion_explorer(viewer: Any, metrics: dict[str, Any], classes: list[str]) -> None:
     """The confusion table; picking a cell (on the chart or in the list) shows its photos."""
     from edu_core import charts
@@ -1140,19 +1221,17 @@ def confusion_explorer(viewer: Any, metrics: dict[str, Any], classes: list[str])
     if not matrix or not cells:
         return
     fig = charts.confusion_heatmap(matrix, classes=classes, lang=lang(), renamed=renamed())
-    event = st.plotly_chart(
-        fig, width="stretch", config={"displayModeBar": False}, theme=None, on_select="rerun",
-        selection_mode="points", key="confusion_chart",
+    charts.add_cell_targets(fig, classes, lang=lang(), renamed=renamed())
+    st.plotly_chart(
+        fig, width="stretch", config={"displayModeBar": False}, theme=None,
+        on_select=_cell_from_chart, selection_mode="points", key="confusion_chart",
     )  # fmt: skip
-    names = {class_name(c): i for i, c in enumerate(classes)}
     options = [(i, j) for i in range(len(classes)) for j in range(len(classes)) if i != j and cells[i][j]]
-    chosen = None
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if points and points[0].get("y") in names and points[0].get("x") in names:
-        chosen = (names[points[0]["y"]], names[points[0]["x"]])
     if not options:
         st.success(tr("eval.no_confusion"), icon="🎉")
-    picked = st.pills(
+    if st.session_state.get("confusion_pick") not in (None, *options):
+        st.session_state["confusion_pick"] = None  # a newer model without that confusion
+    st.pills(
         tr("eval.cells"),
         options,
         format_func=lambda ij: tr(
@@ -1162,9 +1241,10 @@ def confusion_explorer(viewer: Any, metrics: dict[str, Any], classes: list[str])
             n=len(cells[ij[0]][ij[1]]),
         ),
         key="confusion_pick",
+        on_change=_cell_from_pills,
     )
-    chosen = picked or chosen
-    if chosen:
+    chosen = st.session_state.get("confusion_cell")
+    if chosen and all(0 <= k < len(classes) for k in chosen):
         i, j = chosen
         ids = set(cells[i][j])
         title = tr("eval.cell_photos", true=class_name(classes[i]), pred=class_name(classes[j]), n=len(ids))
@@ -1226,18 +1306,58 @@ def show_prediction(pred: Any) -> None:
         st.image(charts.draw_pieces(pred.face.crop, pred.face.landmarks, scale=1), width=256)
 
 
-def detective(viewer: Any, model: Any, split_id: int, classes: list[str], top: int = 6) -> None:
-    """Training photos the model disagrees with most: the first to check for a wrong label."""
+@st.cache_resource(show_spinner=False)
+def embedding_cache() -> Any:
+    """Frozen-backbone embeddings shared by every session (feature vectors keyed by a hash of the
+    crop, never the photos): a CNN trained in head mode and the detective's k-fold models embed each
+    crop once."""
+    from edu_core.train import EmbeddingCache
+
+    return EmbeddingCache()
+
+
+def _suspects(viewer: Any, model: Any, model_id: int, ids: list[int], faces: list, labels: list[str]) -> list:
+    """The detective's ranking, kept for this model and these labels (one relabel recomputes it)."""
     from edu_core import evaluate
-    from edu_core.predict import predict_proba
+
+    key = (model_id, tuple(ids), tuple(labels))
+    cache = st.session_state.setdefault("_detective", {})
+    if key not in cache:
+        cache.clear()
+        with st.spinner(tr("eval.detective_running")):
+            cache[key] = evaluate.mislabel_suspects(
+                model.kind,
+                faces,
+                labels,
+                ids,
+                class_names=list(model.class_names),
+                model_config=model.config,
+                top=6,
+                embedding_cache=embedding_cache(),
+            )
+    return cache[key]
+
+
+def detective(viewer: Any, model: Any, split_id: int, classes: list[str], model_id: int = 0) -> None:
+    """Training photos whose label a model that never saw them disagrees with: the first to check."""
+    from edu_core.train import TrainingDataError
 
     train_ids = store().get_split(viewer, split_id).train_ids
     ids, faces, labels = _split_faces(viewer, train_ids, crops=model.model.uses_images)
     if not faces:
         return
-    ranked = evaluate.rank_by_loss(
-        predict_proba(model, faces), labels, ids, labels=list(model.class_names), top=top
-    )
+    st.caption(tr("eval.detective_help"))
+    # Only on request: the page's tabs all run on every visit, and the k-fold models (a CNN's
+    # embeddings after a restart) would slow down trying the model for everyone.
+    if st.session_state.get("_detective_for") != model_id:
+        if not st.button(tr("eval.detective_start"), key="detective_start", icon="🔍"):
+            return
+        st.session_state["_detective_for"] = model_id
+    try:
+        ranked = _suspects(viewer, model, model_id, ids, faces, labels)
+    except (TrainingDataError, ValueError):  # too few photos of a class to leave some out
+        st.caption(tr("eval.detective_few"))
+        return
     suspects = [s for s in ranked if s["guess"] != s["label"]]
     if not suspects:
         st.caption(tr("eval.detective_none"))

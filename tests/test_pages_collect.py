@@ -210,3 +210,46 @@ def test_a_photo_over_its_limit_is_refused_with_a_sentence_while_teachers_get_a_
     for lang in ("ko", "en"):
         assert "25 MB" in reason_message("photo_too_large", lang)
     assert any("huge.jpg" in w.value and reason_message("photo_too_large") in w.value for w in at.warning)
+
+
+def test_a_wrongly_rejected_photo_can_be_kept_and_stays_kept(lab):
+    """Issue 15.9: a photo the gate rejected by mistake could only be deleted."""
+    from edu_core.train import TrainConfig, train
+
+    db, _, student = lab
+    at = _open("views/collect.py", s=student.resume_code)
+    files = [
+        ("masked.jpg", fv.mask(), "image/jpeg"),
+        ("close.jpg", fv.close_up(), "image/jpeg"),
+        ("empty_room.jpg", fv.no_face(), "image/jpeg"),
+        ("notes.txt", b"not a photo\n" * 10, "text/plain"),
+    ]
+    at.file_uploader[0].set_value(files)
+    at.run()
+    next(b for b in at.button if b.label == t("collect.extract_button")).click().run()
+    by_name = {r.filename: r for r in db.list_images(student.id)}
+    assert {r.status for r in by_name.values()} == {"rejected"}
+    keep_buttons = {b.key for b in at.button if b.key and b.key.startswith("keep_")}
+    assert f"keep_{by_name['notes.txt'].id}" not in keep_buttons  # nothing to cut from a text file
+    assert all(b.label == t("collect.keep") for b in at.button if b.key in keep_buttons)
+
+    for name in ("masked.jpg", "close.jpg"):
+        at.button(key=f"keep_{by_name[name].id}").click().run()
+        assert not at.exception
+    at.button(key=f"keep_{by_name['empty_room.jpg'].id}").click().run()
+    assert t("collect.keep_failed", name="empty_room.jpg") in _texts(at)  # said plainly, not kept
+
+    # a brand-new session (a reload) finds the kept photos among the accepted ones
+    again = _open("views/collect.py", s=student.resume_code)
+    assert not again.exception
+    assert t("collect.accepted_title", n=2) in _texts(again)
+    assert any(c.startswith("🙋") for im in again.image for c in im.captions)
+    kept = {r.filename: r for r in db.list_images(student.id, status="ok")}
+    assert set(kept) == {"masked.jpg", "close.jpg"}
+    assert kept["masked.jpg"].kept and kept["masked.jpg"].reason == "occluded_mouth"  # reason stays
+    assert kept["close.jpg"].reason == "close_up"
+    # the student's own model can use them: real faces with landmarks and expression scores
+    faces = db.faces(student.id, [r.id for r in kept.values()])
+    assert all(f.ok and f.crop.shape == (256, 256, 3) and f.landmarks.shape == (478, 3) for f in faces)
+    assert all(f.blendshapes for f in faces)
+    train("pieces", faces, ["joy", "anger"], TrainConfig(tiny=True), class_names=("joy", "anger"))

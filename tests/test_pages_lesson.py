@@ -120,6 +120,62 @@ def test_label_page_moves_a_photo_and_keeps_history(lab):
     assert "mystery.jpg" in _texts(at)  # the change is in the history list
 
 
+def test_label_page_stays_on_the_chosen_view_while_moving_one_photo_at_a_time(lab):
+    """Issue 15.10: with st.tabs the view jumped back to "no label" after every single move."""
+    db, _, _, student = lab
+    at = _open("views/label.py", s=student.resume_code)
+    from edu_core.ui import NO_LABEL
+
+    assert at.button_group(key="label_view").value == NO_LABEL  # one photo has no label yet
+    at.button_group(key="label_view").set_value("joy").run()
+    at.button_group(key="label_target").set_value("sadness").run()
+    joy = sorted(r.id for r in db.list_images(student.id, label="joy"))
+    for photo in joy[:2]:
+        at.button(key=f"grid_joy_{photo}").click().run()
+        assert not at.exception
+        assert at.button_group(key="label_view").value == "joy"
+        shown = {b.key for b in at.button if b.key and b.key.startswith("grid_")}
+        assert shown and all(k.startswith("grid_joy_") for k in shown), shown
+    assert [db.image(student.id, i).label for i in joy[:2]] == ["sadness", "sadness"]
+    assert t("label.tab", name=class_name("joy"), n=6) in _texts(at)
+
+
+def test_label_page_tags_who_is_in_the_photos_and_the_split_keeps_them_apart(lab):
+    """Issue 15.11: photos are the uploader's until tagged; a person-keeping split honours the tags."""
+    db, _, _, student = lab
+    split_page = _open("views/split.py", s=student.resume_code)
+    split_page.checkbox(key="split_by_person").check().run()
+    _button(split_page, t("split.button")).click().run()
+    assert not split_page.exception
+    assert db.list_splits(student.id)[-1].test_ids == ()  # all photos show the one student
+    assert t("split.one_person") in [w.value for w in split_page.warning]
+
+    at = _open("views/label.py", s=student.resume_code)
+    labelled = [r.id for r in db.list_images(student.id, status="ok", labelled=True)]
+    friend = labelled[::2]  # half of every expression
+    for group in LESSON_CLASSES:
+        at.button_group(key="label_view").set_value(group).run()
+        mine = [i for i in friend if db.image(student.id, i).label == group]
+        at.multiselect(key=f"person_{group}_pick").set_value(mine).run()
+        at.text_input(key=f"person_{group}_name").input("곰").run()
+        at.button(key=f"person_{group}_save").click().run()
+        assert not at.exception
+    assert {db.image(student.id, i).person for i in friend} == {"곰"}
+    me = t("label.person_me")
+    assert t("label.person_counts", people=", ".join(sorted([f"{me} (21)", "곰 (20)"]))) in _texts(at)
+
+    split_page.run()
+    _button(split_page, t("split.button")).click().run()
+    assert t("split.few_people", n=2) in [w.value for w in split_page.warning]  # 80 % of two people
+    split_page.slider(key="split_ratio").set_value(50).run()
+    _button(split_page, t("split.button")).click().run()
+    split = db.list_splits(student.id)[-1]
+    assert split.by_person and split.test_ids
+    sides = [{db.image(student.id, i).person for i in part} for part in (split.train_ids, split.test_ids)]
+    assert sides in ([{None}, {"곰"}], [{"곰"}, {None}]), sides
+    assert t("split.one_person") not in [w.value for w in split_page.warning]
+
+
 def test_label_page_warns_about_imbalance(lab):
     db, _, _, student = lab
     sad = [r.id for r in db.list_images(student.id, label="sadness")][:5]
@@ -173,6 +229,96 @@ def test_train_then_evaluate_then_try_it(lab):
     )
     middle = t("eval.why_top", name="X", piece="Y").split("X")[1].split("Y")[0]
     assert any(middle in i.value for i in ev.info)  # the why view names the part that mattered
+
+
+def _trained_model_with_test_run(db, student) -> dict:
+    """A pieces model trained on the split's training photos, its test figures stored as a run."""
+    from edu_core import evaluate, models
+    from edu_core.train import TrainConfig, train
+
+    split = db.make_split(student.id, test_ratio=0.25, seed=0)
+    labels = {r.id: r.label for r in db.list_images(student.id, status="ok", labelled=True)}
+    train_ids = [i for i in split.train_ids if i in labels]
+    test_ids = [i for i in split.test_ids if i in labels]
+    result = train("pieces", db.faces(student.id, train_ids), [labels[i] for i in train_ids],
+                   TrainConfig(epochs=60), class_names=LESSON_CLASSES)  # fmt: skip
+    model = db.add_model(student.id, name="m", kind="pieces", labels=LESSON_CLASSES,
+                         file_bytes=models.save_bundle(result.bundle))  # fmt: skip
+    metrics = evaluate.evaluate_bundle(
+        result.bundle, db.faces(student.id, test_ids), [labels[i] for i in test_ids], ids=test_ids
+    )
+    run_id = db.start_run(student.id, config={"kind": "pieces"}, split_id=split.id)
+    db.finish_run(student.id, run_id, metrics=metrics, model_id=model.id)
+    return metrics
+
+
+def _click_confusion_cell(at: AppTest, true: int, pred: int) -> AppTest:
+    """What the browser sends when a cell of the confusion table is clicked (a plotly selection).
+
+    AppTest has no plotly interaction, so the selection is added to the widget states of the next
+    run exactly as the frontend serialises it.
+    """
+    import json
+
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("confusion_chart"))
+    n = len(LESSON_CLASSES)
+    names = [class_name(c) for c in LESSON_CLASSES]
+    k = true * n + pred
+    point = {"curve_number": 1, "point_number": k, "point_index": k, "x": names[pred], "y": names[true],
+             "customdata": [true, pred]}  # fmt: skip
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = chart.proto.id
+    state.string_value = json.dumps(
+        {"selection": {"points": [point], "point_indices": [k], "box": [], "lasso": []}}
+    )
+    return at._run(states)
+
+
+def test_clicking_a_confusion_table_cell_shows_its_photos(lab):
+    """Issue 15.4: the caption says a click on a cell shows its photos; the heatmap gave no points."""
+    db, _, _, student = lab
+    metrics = _trained_model_with_test_run(db, student)
+    ev = _open("views/evaluate.py", s=student.resume_code)
+    assert not ev.exception
+    chart = next(c for c in ev.get("plotly_chart") if c.proto.id.endswith("confusion_chart"))
+    assert '"customdata"' in chart.proto.spec  # the cells are selectable points, not only a heatmap
+    cells = metrics["confusion_ids"]
+    i, j = next((i, j) for i in range(5) for j in range(5) if cells[i][j])
+    _click_confusion_cell(ev, i, j)
+    assert not ev.exception
+    title = t("eval.cell_photos", true=class_name(LESSON_CLASSES[i]), pred=class_name(LESSON_CLASSES[j]),
+              n=len(cells[i][j]))  # fmt: skip
+    assert title in _texts(ev)
+    gallery = [im for im in ev.image if len(im.value) == len(cells[i][j])]
+    assert gallery, "the cell's photos are not shown"
+    # a later click on another cell replaces the first choice
+    k, m = next((k, m) for k in range(5) for m in range(5) if cells[k][m] and (k, m) != (i, j))
+    _click_confusion_cell(ev, k, m)
+    title2 = t("eval.cell_photos", true=class_name(LESSON_CLASSES[k]), pred=class_name(LESSON_CLASSES[m]),
+               n=len(cells[k][m]))  # fmt: skip
+    assert title2 in _texts(ev) and title not in _texts(ev)
+
+
+def test_label_detective_on_the_page_finds_planted_mistakes(lab):
+    """Issue 15.3: the page ranked the model's own answers on its training photos, and found nothing."""
+    db, _, _, student = lab
+    joy = sorted(r.id for r in db.list_images(student.id, label="joy"))
+    db.set_labels(student.id, {i: "sadness" for i in joy[:2]})
+    _trained_model_with_test_run(db, student)
+    train_ids = set(db.list_splits(student.id)[-1].train_ids)
+    planted = [i for i in joy[:2] if i in train_ids]
+    assert planted
+    ev = _open("views/evaluate.py", s=student.resume_code)
+    assert not ev.exception
+    assert not any(b.key and b.key.startswith("fix_") for b in ev.button)  # only when asked for
+    ev.button(key="detective_start").click().run()
+    assert not ev.exception
+    assert t("eval.detective_none") not in [c.value for c in ev.caption]
+    flagged = {int(b.key.removeprefix("fix_")) for b in ev.button if b.key and b.key.startswith("fix_")}
+    assert set(planted) <= flagged, (planted, flagged)
+    ev.button(key=f"fix_{planted[0]}").click().run()  # one click puts the label right
+    assert db.image(student.id, planted[0]).label == "joy"
 
 
 def test_try_it_explains_a_rejected_photo(lab):

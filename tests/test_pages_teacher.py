@@ -411,3 +411,49 @@ def test_a_data_folder_that_cannot_keep_a_password_still_serves_students(data_di
     assert reason_message("no_teacher_password") in [e.value for e in at.error]
     assert not any(w.key == "new_class_name" for w in at.text_input)
     ui._store_at.clear()
+
+
+def test_overview_counts_kept_photos_per_reason_and_the_teacher_accepts_them(data_dir):
+    """Issue 15.9: kept photos are counted per rejection reason and join the pool once accepted."""
+    import face_variants as fv
+
+    from edu_core import faces, kept
+    from edu_core.store import open_store
+
+    at = _teacher_page()
+    at.text_input(key="new_class_name").input("6-3")
+    at.text_input(key="new_pin").input("7777")
+    at.button[0].click().run()
+    db = open_store(data_dir)
+    session = at.session_state["teacher_session"]
+    student = db.join(session.class_id, "여우")
+    db.set_pool_consent(student.id, True)
+    data = fv.mask()
+    rec = db.add_image(
+        student.id, data, filename="m.jpg", source="upload", face=faces.extract(data), label="joy"
+    )
+    assert rec.reason == "occluded_mouth"
+    with faces.Landmarker() as lm:
+        db.keep_rejected(student.id, rec.id, kept.cut_anyway(data, lm))
+    assert db.pool(session) == []
+    at.run()
+    assert not at.exception
+    row = t(
+        "teacher.kept_row",
+        reason="occluded_mouth",
+        message=reason_message("occluded_mouth"),
+        kept=1,
+        accepted=0,
+    )
+    assert row in [m.value for m in at.markdown]
+    at.button(key="accept_kept").click().run()
+    assert not at.exception
+    assert [r.id for r in db.pool(session)] == [rec.id]
+    done = t(
+        "teacher.kept_row",
+        reason="occluded_mouth",
+        message=reason_message("occluded_mouth"),
+        kept=1,
+        accepted=1,
+    )
+    assert done in [m.value for m in at.markdown]

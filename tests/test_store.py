@@ -269,6 +269,98 @@ def test_splits_are_saved_per_owner(store: Store, lesson) -> None:
     assert [s.id for s in store.list_splits(a.id)] == [split.id, split.id + 1]
 
 
+def test_person_keeping_split_groups_uploads_by_student_unless_tagged(store: Store, lesson) -> None:
+    """Issue 15.11: every upload counted as its own person, so "keep each person on one side" did
+    nothing for uploads. The default person is the student who uploaded the photo."""
+    _, session, a, b = lesson
+    ids = [
+        store.add_image(
+            a.id, photo(k), filename=f"{k}.jpg", source="upload", face=face(k), label=CLASSES[k % 5]
+        ).id
+        for k in range(20)
+    ]
+    for seed in range(3):
+        split = store.make_split(a.id, test_ratio=0.2, seed=seed, by_person=True)
+        assert split.test_ids == () and sorted(split.train_ids) == sorted(ids)  # one person: one side
+    friend = ids[10:]
+    store.set_person(a.id, friend, "  지 영 ")
+    assert {store.image(a.id, i).person for i in friend} == {"지 영"}
+    assert {store.image(a.id, i).person for i in ids[:10]} == {None}
+    for seed in range(3):
+        split = store.make_split(a.id, test_ratio=0.5, seed=seed, by_person=True)
+        train, test = set(split.train_ids), set(split.test_ids)
+        assert test and train and train | test == set(ids)
+        # the two people land on different sides, each whole
+        assert test in (set(friend), set(ids[:10])) and train in (set(friend), set(ids[:10]))
+    store.set_person(a.id, friend[:2], "민수")  # the uploader's own nickname is the default person
+    assert {store.image(a.id, i).person for i in friend[:2]} == {None}
+    with pytest.raises(Forbidden):
+        store.set_person(b.id, ids[:1], "x")  # only one's own photos
+    # in the class pool, photos of two students are two people
+    for k in range(20, 30):
+        store.add_image(
+            b.id, photo(k), filename=f"{k}.jpg", source="upload", face=face(k), label=CLASSES[k % 5]
+        )
+    store.set_pool_consent(a.id, True)
+    store.set_pool_consent(b.id, True)
+    store.set_person(a.id, friend, None)
+    pooled = store.make_split(session, test_ratio=0.33, seed=0, by_person=True)
+    owners = {store.image(session, i).student_id for i in pooled.test_ids}
+    assert pooled.test_ids and len(owners) == 1
+
+
+def test_kept_rejected_photos_are_flagged_counted_and_pooled_only_once_accepted(
+    store: Store, lesson, tmp_path: Path
+) -> None:
+    """Issue 15.9: a rejected photo the student keeps is stored with a flag next to its reason; it
+    serves the student's own model at once and the class pool only after the teacher accepts it."""
+    _, session, a, b = lesson
+    store.set_pool_consent(a.id, True)
+    good = store.add_image(a.id, photo(1), filename="ok.jpg", source="upload", face=face(1), label="joy")
+    bad = store.add_image(a.id, photo(2), filename="mask.jpg", source="upload", face=face(2, "rejected"))
+    store.add_image(b.id, photo(2), filename="same.jpg", source="upload", face=face(2, "rejected"))
+    store.set_label(a.id, bad.id, "anger")
+    assert [r.id for r in store.pool(session)] == [good.id]
+    cut = face(99)
+    kept = store.keep_rejected(a.id, bad.id, cut)
+    assert kept.kept and not kept.kept_accepted and kept.status == "ok" and kept.reason == "occluded_mouth"
+    again = Store(tmp_path / "data", FAST)  # survives a restart: it is in the database
+    assert again.image(a.id, bad.id).kept
+    f = again.face(bad.id, a.id)
+    assert f.ok and f.reason == "occluded_mouth" and np.array_equal(f.crop, cut.crop)
+    np.testing.assert_allclose(f.landmarks, cut.landmarks)
+    assert [r.id for r in again.list_images(a.id, status="ok", labelled=True)] == [good.id, bad.id]
+    # the same bytes uploaded by another student stay rejected for that student
+    assert [r.status for r in again.list_images(b.id)] == ["rejected"]
+    assert [r.id for r in again.pool(session)] == [good.id]  # not in the class pool yet
+    assert again.kept_summary(session) == {"occluded_mouth": {"kept": 1, "accepted": 0}}
+    assert again.accept_kept(session) == 1
+    assert [r.id for r in again.pool(session)] == [good.id, bad.id]
+    assert again.kept_summary(session) == {"occluded_mouth": {"kept": 1, "accepted": 1}}
+    assert again.check().ok
+    with pytest.raises(Forbidden):
+        again.keep_rejected(b.id, bad.id, cut)  # only one's own photos
+    again.delete_image(a.id, bad.id)  # the kept crop goes with the photo
+    assert again.kept_summary(session) == {}
+    report = again.check()
+    assert report.ok and not report.orphan_files
+
+
+def test_older_data_folder_gains_the_kept_photos_table(tmp_path: Path) -> None:
+    db = Store(tmp_path / "d", FAST)
+    klass, _ = db.create_class("a", "1234")
+    db.close()
+    conn = sqlite3.connect(tmp_path / "d" / "lab.sqlite3")
+    conn.execute("DROP TABLE kept_faces")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    again = Store(tmp_path / "d", FAST)
+    assert again.schema_version() == SCHEMA_VERSION >= 3
+    assert again.get_class(klass.id).name == "a"
+    assert again.list_images(again.join(klass.id, "x").id) == []
+
+
 def test_delete_my_photos_removes_rows_and_files(store: Store, lesson) -> None:
     _, _, a, b = lesson
     mine = [

@@ -52,4 +52,4 @@ with test_tab:
 with detective_tab:
     run = next((r for r in db.list_runs(sid) if r.model_id == record.id), None)
     if run is not None and run.split_id is not None:
-        ui.detective(sid, model, run.split_id, classes)
+        ui.detective(sid, model, run.split_id, classes, model_id=record.id)

@@ -45,17 +45,28 @@ target = st.segmented_control(
 target = None if target in (None, ui.NO_LABEL) else target
 groups = [None, *classes]
 members = {g: [r for r in records if r.label == g] for g in groups}
-tabs = st.tabs([ui.tr("label.tab", name=ui.label_display(g), n=len(members[g])) for g in groups])
-for tab, group in zip(tabs, groups, strict=True):
-    with tab:
-        if members[group] and group != target:
-            if st.button(
-                ui.tr("label.move_all", name=ui.label_display(target)), key=f"all_{group}", icon="📦"
-            ):
-                db.set_labels(sid, {r.id: target for r in members[group]})
-                st.toast(ui.tr("label.moved", n=len(members[group]), name=ui.label_display(target)))
-                st.rerun()
-        ui.label_grid(sid, members[group], target=target, key=f"grid_{group}")
+# A keyed control instead of st.tabs: tabs cannot be set from code and jump back to the first one
+# after every rerun, i.e. after every single photo moved.
+views = [ui.NO_LABEL, *classes]
+# the starting view is set once; a default that changed with the counts would reset the control
+st.session_state.setdefault("label_view", ui.NO_LABEL if members[None] else classes[0])
+view = st.segmented_control(
+    ui.tr("label.view"),
+    views,
+    format_func=ui.label_display,  # no counts here: the browser sends the chosen option's text back
+    key="label_view",
+)
+group = None if view in (None, ui.NO_LABEL) else view
+st.markdown(f"**{ui.tr('label.tab', name=ui.label_display(group), n=len(members[group]))}**")
+if members[group] and group != target:
+    if st.button(ui.tr("label.move_all", name=ui.label_display(target)), key=f"all_{group}", icon="📦"):
+        db.set_labels(sid, {r.id: target for r in members[group]})
+        st.toast(ui.tr("label.moved", n=len(members[group]), name=ui.label_display(target)))
+        st.rerun()
+ui.label_grid(sid, members[group], target=target, key=f"grid_{group}")
+
+with st.expander(ui.tr("label.person_title"), icon="👤"):
+    ui.person_tagger(sid, members[group], records, key=f"person_{group}")
 
 with st.expander(ui.tr("label.history"), icon="🕘"):
     ui.label_history(sid, records)

@@ -38,6 +38,12 @@ by_id = {r.id: r for r in records}
 train = [by_id[i] for i in split.train_ids if i in by_id]
 test = [by_id[i] for i in split.test_ids if i in by_id]
 st.subheader(ui.tr("split.summary", total=len(train) + len(test), train=len(train), test=len(test)))
+if split.by_person:
+    people = {dataset.person_key(r) for r in train + test}
+    if len(people) < 2:
+        st.warning(ui.tr("split.one_person"), icon="👤")
+    elif not test:
+        st.warning(ui.tr("split.few_people", n=len(people)), icon="👤")
 fig = ui.figure(
     charts.split_bars,
     dataset.class_counts(train, classes),
