@@ -156,14 +156,15 @@ class Case:
     """One photo to judge: a dev-set row under one variant, with the verdict it should get."""
 
     row: Row
-    variant: str  # "clean", "tight", "real_mask", a key of occlusions.KINDS, "close_up", "cut_off"
+    variant: str  # "clean", "tight", "real_<mask_td class>", a key of occlusions.KINDS, "close_up", "cut_off"
     expected: str  # "ok" or a reason code
     seed: int = 0
     result: FaceResult | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:
-        text = f"{CACHE_VERSION}|{self.row.file}|{self.variant}|{self.seed}"
+        variant = "real_mask" if self.variant.startswith("real_") else self.variant  # one photo, one key
+        text = f"{CACHE_VERSION}|{self.row.file}|{variant}|{self.seed}"
         return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
@@ -313,7 +314,7 @@ def clean_cases(rows: Iterable[Row]) -> list[Case]:
     for row in rows:
         if row.source == "mask_td":
             expected = "occluded_mouth" if row.cls in ("mask_correct", "mask_below_nose") else "ok"
-            cases.append(Case(row, "real_mask" if row.cls != "no_mask" else "clean", expected))
+            cases.append(Case(row, f"real_{row.cls}" if row.cls != "no_mask" else "clean", expected))
         else:
             cases.append(Case(row, "clean", "ok"))
             if row.source == "kor_aihub" and row.split == "test" and _hash(row.file) % 4 == 0:
@@ -348,7 +349,7 @@ def _image_for(root: Path, case: Case, clean_of: dict[str, Case]) -> np.ndarray:
     rgb = _load_rgb(root, case.row)
     if case.variant != "tight" and case.row.source != "mask_td":
         rgb = framed(rgb)
-    if case.variant in ("clean", "tight", "real_mask"):
+    if case.variant in ("clean", "tight") or case.variant.startswith("real_"):
         return rgb
     lm = frame_landmarks(clean_of[case.row.file].result)
     if case.variant in KINDS:
