@@ -82,21 +82,12 @@ class CropConfig:
     bright_luma: float = 205.0
     bright_clipped_share: float = 0.35
     blur_min_sharpness: float = 15.0
-    # occlusion
-    eye_dark_ratio: float = 0.42  # eye-band lightness / skin lightness below this = sunglasses
-    eye_min_contrast: float = 20.0  # Lab L spread inside the eye outlines (open eyes: 40+)
-    closed_eyes: float = 0.5  # eyeBlink score above which closed eyes are not judged by contrast
-    hidden_forehead: float = 8.0  # a*b* distance forehead-cheeks above which the forehead is covered
-    eye_hair_ratio: float = 0.3  # eyes this much closer to the forehead's colour = hair over the eyes
-    # lips must be this much redder (Lab a*) than the cheeks; masks and scarves are far below
-    mouth_lip_contrast: float = 2.0
-    # a hand is skin-coloured: then the lips must also show the texture of a real mouth
-    mouth_weak_contrast: float = 5.0
-    mouth_min_texture: float = 7.0
-    # below this spread of lightness the mouth area is one flat surface (any colour of mask)
-    mouth_flat_texture: float = 3.0
-    # mean |a*|+|b*| of the crop below this: a black-and-white photo, judged by texture alone
-    min_colour: float = 1.5
+    # covered mouth / eyes: probabilities of edu_core/face_gate.json's decision (bench/fit_gate.py)
+    # above which the part counts as covered; chosen on the fitting people's clean photos
+    mouth_covered: float = 0.665
+    eyes_covered: float = 0.791
+    # False leaves the cover decision out (bench/realfaces.py caches faces and judges them later)
+    check_cover: bool = True
 
 
 @dataclass(frozen=True)
@@ -312,69 +303,221 @@ def _polygon_mask(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
     return mask.astype(bool)
 
 
-def occlusion_scores(crop: np.ndarray, landmarks: np.ndarray) -> dict[str, float]:
-    """Numbers that tell a covered mouth or eyes from a visible one, measured on the crop.
+# --- the cover gate: is the mouth or are the eyes hidden? ------------------------------------------
+#
+# Colour rules ("lips redder than cheeks", "eyes show white and iris") fail on real people: teeth
+# are white, dark skin and greyscale photos carry little redness, and many eyes are narrow. The gate
+# instead describes each face region by its lightness, texture and colour *relative to the same
+# face*, adds what MediaPipe itself reports (blendshapes), and a small logistic decision per part,
+# fitted by bench/fit_gate.py on real photos with drawn occluders, turns that into a probability.
 
-    ``eye_ratio``: brightness of the eye areas over the brighter of cheeks and forehead
-    (sunglasses, a dark fringe or a hat brim make the eyes much darker than any skin).
-    ``eye_contrast``: lightness spread inside the eye outlines; an open eye shows white and
-    iris side by side, hair or a lens is one even surface.
-    ``eye_hair_ratio``: how much closer the eyes' colour is to the forehead than to the cheeks;
-    a fringe of hair covers forehead and eyes alike. Only meaningful when ``forehead_cheek``
-    (their difference in hue and saturation, Lab a*b*, so that light falling unevenly does not
-    count) is large, i.e. the forehead is hidden.
-    ``lip_contrast``: how much redder the lips are than the cheeks (Lab a*); a mask or scarf
-    hides the lips, and what covers them is not redder than skin.
-    ``mouth_texture``: spread of lightness inside the lips' outline; a real mouth has the dark
-    line between the lips (and teeth when open), a hand or a mask is flat.
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+             152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)  # fmt: skip
+_FOREHEAD_POLY = (103, 67, 109, 10, 338, 297, 332, 334, 296, 336, 9, 107, 66, 105)
+_GATE_FILE = Path(__file__).with_name("face_gate.json")
+#: Bump when cover_features changes: face_gate.json must then be fitted again.
+COVER_FEATURES_VERSION = 1
+_FEATURE_SIZE = 128
+_BLENDS = ("eyeBlinkLeft", "eyeBlinkRight", "eyeSquintLeft", "eyeSquintRight", "jawOpen", "mouthClose",
+           "mouthSmileLeft", "mouthSmileRight", "mouthPucker", "mouthFunnel", "browDownLeft", "browDownRight",
+           "browInnerUp", "eyeWideLeft", "eyeWideRight", "mouthShrugLower")  # fmt: skip
+_REGIONS = ("lips", "mouth_ring", "chin", "low_cheeks", "up_cheeks", "nose", "eyes", "eye_ring", "forehead")
+
+
+def _scaled(points: np.ndarray, k: float) -> np.ndarray:
+    c = points.mean(0)
+    return c + (points - c) * k
+
+
+def _disc(shape: tuple[int, int], centres: np.ndarray, r: int) -> np.ndarray:
+    import cv2
+
+    m = np.zeros(shape, np.uint8)
+    for x, y in centres:
+        cv2.circle(m, (int(x), int(y)), r, 1, -1)
+    return m.astype(bool)
+
+
+def cover_features(
+    crop: np.ndarray, landmarks: np.ndarray, blendshapes: dict[str, float]
+) -> dict[str, float]:
+    """Numbers describing the mouth and eye regions of one face crop, normalised by that face.
+
+    Per region: lightness offset from the face's median and spread (``d``), lightness spread
+    (``s``), edge strength relative to the face's (``g``) and hue distance from the face's typical
+    colour (``c``, 0 on a greyscale photo). Plus the contrast along the line between the lips, of
+    iris against the white of the eye, the share of horizontal edges in the mouth, and MediaPipe's
+    blendshapes (a covered mouth reads as closed and still).
     """
     import cv2
 
-    size = crop.shape[0]
+    # Judged at 128 px: the regions stay tens of pixels wide and the gate costs a few ms per photo.
+    p = landmarks[:, :2].astype(np.float32)
+    if crop.shape[0] != _FEATURE_SIZE:
+        p = p * (_FEATURE_SIZE / crop.shape[0])
+        crop = cv2.resize(crop, (_FEATURE_SIZE, _FEATURE_SIZE), interpolation=cv2.INTER_AREA)
+    size = _FEATURE_SIZE
+    shape = crop.shape[:2]
     lab = cv2.cvtColor(crop.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    r = max(2, size // 40)
-    cheeks = np.concatenate([_patch(lab, *landmarks[i, :2], r) for i in CHEEKS])
-    forehead = np.concatenate([_patch(lab, *landmarks[i, :2], r) for i in FOREHEAD])
-    skin_patches = [p for p in (cheeks, forehead) if len(p)]
-    bands, contrasts, inside = [], [], []
-    for idx in (EYE_RIGHT, EYE_LEFT):
-        pts = landmarks[list(idx), :2]
-        (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
-        pad_x, pad_y = 0.2 * (x1 - x0), 0.6 * (y1 - y0) + 1
-        bands.append(
-            lab[
-                max(0, int(y0 - pad_y)) : min(size, int(y1 + pad_y) + 1),
-                max(0, int(x0 - pad_x)) : min(size, int(x1 + pad_x) + 1),
-            ].reshape(-1, 3)
-        )
-        eye = lab[_polygon_mask(crop.shape[:2], pts)]
-        if len(eye) >= 4:
-            inside.append(eye)
-            contrasts.append(float(np.percentile(eye[:, 0], 90) - np.percentile(eye[:, 0], 10)))
-    band = np.concatenate(bands)
-    eye_l = float(np.mean(band[:, 0])) if len(band) else 0.0
-    skin_l = max((float(np.median(p[:, 0])) for p in skin_patches), default=1.0)
-    eye_med = np.median(np.concatenate(inside), axis=0) if inside else np.zeros(3)
-    cheek_med = np.median(cheeks, axis=0) if len(cheeks) else np.zeros(3)
-    fore_med = np.median(forehead, axis=0) if len(forehead) else cheek_med
-    outer = _polygon_mask(crop.shape[:2], landmarks[list(LIPS_OUTER), :2])
-    inner = _polygon_mask(crop.shape[:2], landmarks[list(LIPS_INNER), :2])
-    lips = lab[outer & ~inner]
-    mouth = lab[outer]
-    lip_a = float(np.median(lips[:, 1])) if len(lips) else float(cheek_med[1])
-    # Black-and-white photos carry no redness at all; the lip rule must not judge them.
-    colour = float(np.mean(np.abs(lab[::4, ::4, 1:])))
-    return {
-        "colour": colour,
-        "eye_ratio": eye_l / max(skin_l, 1.0),
-        "eye_contrast": float(np.mean(contrasts)) if contrasts else 0.0,
-        "eye_hair_ratio": float(
-            np.linalg.norm(eye_med - fore_med) / max(np.linalg.norm(eye_med - cheek_med), 1.0)
-        ),
-        "forehead_cheek": float(np.linalg.norm(fore_med[1:] - cheek_med[1:])),
-        "lip_contrast": lip_a - float(cheek_med[1]),
-        "mouth_texture": float(np.std(mouth[:, 0])) if len(mouth) else 0.0,
+    big_l = cv2.GaussianBlur(lab[..., 0], (0, 0), 0.7)
+    gx = cv2.Sobel(big_l, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(big_l, cv2.CV_32F, 0, 1, ksize=3)
+    grad = np.sqrt(gx * gx + gy * gy)
+    face = _polygon_mask(shape, p[list(FACE_OVAL)])
+    if face.sum() < 50:
+        face = np.ones(shape, bool)
+    fl = big_l[face]
+    l_med = float(np.median(fl))
+    l_scale = max(5.0, float(np.percentile(fl, 90) - np.percentile(fl, 10)))
+    g_ref = max(0.5, float(grad[face].mean()))
+    ab = lab[..., 1:]
+    ab_ref = np.median(ab[face], axis=0)
+    colourful = float(np.mean(np.abs(ab[face] - ab_ref))) + 1.0
+    r = max(2, size // 32)
+    lips_pts = p[list(LIPS_OUTER)]
+    lips = _polygon_mask(shape, lips_pts)
+    ring = _polygon_mask(shape, _scaled(lips_pts, 1.7)) & ~lips
+    eye_pts = [p[list(EYE_RIGHT)], p[list(EYE_LEFT)]]
+    eyes = _polygon_mask(shape, _scaled(eye_pts[0], 1.3)) | _polygon_mask(shape, _scaled(eye_pts[1], 1.3))
+    eye_ring = (
+        _polygon_mask(shape, _scaled(eye_pts[0], 2.3)) | _polygon_mask(shape, _scaled(eye_pts[1], 2.3))
+    ) & ~eyes
+    regions = {
+        "lips": lips,
+        "mouth_ring": ring,
+        "chin": _disc(shape, [(p[17] + p[152]) / 2], r),
+        "low_cheeks": _disc(shape, p[list(CHEEKS)], r),
+        "up_cheeks": _disc(shape, p[[50, 280]], r),
+        "nose": _disc(shape, p[[4, 195]], max(2, r // 2)),
+        "eyes": eyes,
+        "eye_ring": eye_ring,
+        "forehead": _polygon_mask(shape, p[list(_FOREHEAD_POLY)]),
     }
+    out: dict[str, float] = {}
+    for name in _REGIONS:
+        m = regions[name]
+        if m.sum() < 4:
+            out.update({f"{name}_d": 0.0, f"{name}_s": 0.0, f"{name}_g": 0.0, f"{name}_c": 0.0})
+            continue
+        lv = big_l[m]
+        out[f"{name}_d"] = (float(np.median(lv)) - l_med) / l_scale
+        out[f"{name}_s"] = float(lv.std()) / l_scale
+        out[f"{name}_g"] = float(grad[m].mean()) / g_ref
+        out[f"{name}_c"] = float(np.linalg.norm(np.median(ab[m], axis=0) - ab_ref)) / colourful
+    # the line where the lips meet: dark (closed), darker or brighter (open: mouth or teeth)
+    line = np.concatenate([_patch(big_l[..., None], *((p[a] + p[b]) / 2), max(1, r // 3)) for a, b in
+                           ((13, 14), (82, 87), (312, 317), (81, 178), (311, 402))])  # fmt: skip
+    lip_body = big_l[lips & ~_polygon_mask(shape, p[list(LIPS_INNER)])]
+    lip_l = float(np.median(lip_body)) if len(lip_body) else l_med
+    out["lip_line"] = (float(np.median(line)) - lip_l) / l_scale
+    out["lip_line_abs"] = abs(out["lip_line"])
+    m = lips | ring
+    out["mouth_horizontal"] = float(
+        np.abs(gy[m]).mean() / (np.abs(gx[m]).mean() + np.abs(gy[m]).mean() + 1e-3)
+    )
+    # iris against the white of the eye, on whichever side of the iris shows more white
+    sclera = []
+    for iris, (c0, c1) in ((468, (33, 133)), (473, (362, 263))):
+        il = float(np.median(_patch(big_l[..., None], *p[iris], max(1, r // 3))))
+        side = [
+            float(np.median(_patch(big_l[..., None], *((p[iris] + p[c]) / 2), max(1, r // 4))))
+            for c in (c0, c1)
+        ]
+        sclera.append((max(side) - il) / l_scale)
+    out["sclera_iris"] = float(np.mean(sclera))
+    out["sclera_iris_min"] = float(np.min(sclera))
+    out["eye_open"] = float(
+        np.mean([np.linalg.norm(p[159] - p[145]), np.linalg.norm(p[386] - p[374])])
+        / max(np.linalg.norm(p[33] - p[263]), 1.0)
+    )
+    for b in _BLENDS:
+        out[f"bs_{b}"] = float(blendshapes.get(b, 0.0))
+    return out
+
+
+@dataclass(frozen=True)
+class CoverGate:
+    """The fitted decision: per part, standardised features times weights plus a bias."""
+
+    names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: dict[str, np.ndarray]  # "mouth" / "eyes"
+    bias: dict[str, float]
+
+    def probabilities(self, features: dict[str, float]) -> dict[str, float]:
+        x = (np.array([features.get(n, 0.0) for n in self.names]) - self.mean) / self.scale
+        x = np.clip(x, -8.0, 8.0)  # one wild number (a near-empty region) must not decide alone
+        return {
+            part: float(1.0 / (1.0 + np.exp(-(x @ w + self.bias[part])))) for part, w in self.weights.items()
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CoverGate:
+        if d.get("features_version") != COVER_FEATURES_VERSION:
+            raise ValueError(
+                f"face gate made for features v{d.get('features_version')}, not v{COVER_FEATURES_VERSION}"
+            )
+        return cls(
+            names=tuple(d["names"]),
+            mean=np.asarray(d["mean"], np.float64),
+            scale=np.asarray(d["scale"], np.float64),
+            weights={k: np.asarray(v, np.float64) for k, v in d["weights"].items()},
+            bias={k: float(v) for k, v in d["bias"].items()},
+        )
+
+
+_GATE: CoverGate | None = None
+_GATE_LOCK = threading.Lock()
+
+
+def cover_gate(path: Path | None = None) -> CoverGate:
+    """The shipped decision (edu_core/face_gate.json), loaded once."""
+    global _GATE
+    import json
+
+    if path is not None:
+        return CoverGate.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    with _GATE_LOCK:
+        if _GATE is None:
+            try:
+                _GATE = CoverGate.from_dict(json.loads(_GATE_FILE.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError) as exc:
+                raise ModelFileError("model_missing", f"cannot read {_GATE_FILE}: {exc}") from exc
+        return _GATE
+
+
+def judge_cover(
+    crop: np.ndarray, landmarks: np.ndarray, blendshapes: dict[str, float], cfg: CropConfig = CropConfig()
+) -> tuple[str | None, str, dict[str, float]]:
+    """Is the mouth or are the eyes covered? ``(reason or None, detail, scores)`` for one crop."""
+    return decide_cover(cover_features(crop, landmarks, blendshapes), cfg)
+
+
+def decide_cover(
+    features: dict[str, float], cfg: CropConfig = CropConfig()
+) -> tuple[str | None, str, dict[str, float]]:
+    """The cover verdict from :func:`cover_features`' numbers.
+
+    When both parts look covered (a hand or a scarf changes the cheeks, which both decisions look
+    at), the part that is further past its own threshold, in log-odds, is the one named.
+    """
+    probs = cover_gate().probabilities(features)
+    scores = {"mouth_covered": probs["mouth"], "eyes_covered": probs["eyes"]}
+    over = {
+        "occluded_mouth": _logit(probs["mouth"]) - _logit(cfg.mouth_covered),
+        "occluded_eyes": _logit(probs["eyes"]) - _logit(cfg.eyes_covered),
+    }
+    reason = max(over, key=over.__getitem__)
+    if over[reason] <= 0:
+        return None, "", scores
+    part = "mouth" if reason == "occluded_mouth" else "eyes"
+    return reason, f"{part} covered p={probs[part]:.2f}", scores
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return float(np.log(p / (1 - p)))
 
 
 def light_and_focus(gray_face: np.ndarray) -> dict[str, float]:
@@ -563,26 +706,12 @@ def _extract_decoded(data, image, cfg: CropConfig, lm: Landmarker, decode_cfg: D
     landmarks[:, 2] = landmarks[:, 2] * k * crop_scale
     crop_box_orig = tuple(int(round(v / src_scale)) for v in crop_box)
 
-    quality.update(occlusion_scores(crop, landmarks))
     known.update(crop_box=crop_box_orig, crop=crop, landmarks=landmarks, blendshapes=face.blendshapes)
-    # The mouth goes first: a mask also covers the cheeks, which the eye checks compare against.
-    colourless = quality["colour"] < cfg.min_colour
-    weak_lips = colourless or quality["lip_contrast"] < cfg.mouth_weak_contrast
-    flat = quality["mouth_texture"] < cfg.mouth_flat_texture
-    if (
-        flat
-        or (not colourless and quality["lip_contrast"] < cfg.mouth_lip_contrast)
-        or (weak_lips and quality["mouth_texture"] < cfg.mouth_min_texture)
-    ):
-        return _rejected("occluded_mouth", f"lip contrast {quality['lip_contrast']:.1f}", **known)
-    closed = max(face.blendshapes.get("eyeBlinkLeft", 0.0), face.blendshapes.get("eyeBlinkRight", 0.0))
-    hair = quality["forehead_cheek"] > cfg.hidden_forehead and quality["eye_hair_ratio"] < cfg.eye_hair_ratio
-    if (
-        quality["eye_ratio"] < cfg.eye_dark_ratio
-        or hair
-        or (closed < cfg.closed_eyes and quality["eye_contrast"] < cfg.eye_min_contrast)
-    ):
-        return _rejected("occluded_eyes", f"eye ratio {quality['eye_ratio']:.2f}", **known)
+    if cfg.check_cover:
+        reason, detail, scores = judge_cover(crop, landmarks, face.blendshapes, cfg)
+        quality.update(scores)
+        if reason is not None:
+            return _rejected(reason, detail, **known)
     return FaceResult(status="ok", **known)  # type: ignore[arg-type]
 
 
