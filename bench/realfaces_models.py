@@ -9,7 +9,11 @@ CNN full fine-tune, on two tasks:
 * ``korean6`` — the six classes of the Korean adults (AI Hub crops).
 
     export EXPRESSION_LAB_REALFACES=~/.cache/expression-lab-devset
-    python bench/realfaces_models.py [--seeds 5] [--kinds pieces,cnn,cnn_full] [--tasks five,korean6]
+    python bench/realfaces_models.py [--seeds 5] [--kinds pieces,cnn,combined,cnn_full] [--tasks five,korean6]
+
+The full fine-tune is the expensive part: on a shared 2-core CPU one 60-per-class run of 3 epochs
+at 112 px took 7-11 minutes (``--device cuda`` and more ``--full-epochs`` where there is a GPU);
+``--verbose`` prints every seed as it finishes.
 
 Splits are person-disjoint: one fixed share of the people (``--test-share``) is the test set
 of every seed; each seed draws N photos per class from the other people. Faces are cut with
@@ -381,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--split-seed", type=int, default=0)
     ap.add_argument("--full-epochs", type=int, default=3)
-    ap.add_argument("--full-size", type=int, default=128)
+    ap.add_argument("--full-size", type=int, default=112, help="image size of the full fine-tune")
     ap.add_argument("--device", default="cpu", help="for the full fine-tune")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--verbose", action="store_true", help="print every seed's figure as it comes")
