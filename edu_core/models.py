@@ -96,6 +96,12 @@ BLENDSHAPE_NAMES: tuple[str, ...] = (
 )
 
 
+#: The blendshapes the pieces model reads: all but where the eyes look (eyeLook*). Gaze is not
+#: an expression, and in real photos people look anywhere; measured on real photos of new
+#: people (bench/realfaces_models.py) the model is as accurate or better without them.
+FEATURE_BLENDSHAPES: tuple[str, ...] = tuple(n for n in BLENDSHAPE_NAMES if not n.startswith("eyeLook"))
+
+
 def _blendshape_piece(name: str) -> str:
     if name.startswith("brow"):
         return "eyebrows"
@@ -184,8 +190,8 @@ class FeatureSpec:
 
 def feature_spec() -> FeatureSpec:
     """The feature layout used by :func:`pieces_features` (blendshapes, then geometry)."""
-    names = [f"bs_{n}" for n in BLENDSHAPE_NAMES] + [n for n, _ in GEOMETRY_FEATURES]
-    pieces = [_blendshape_piece(n) for n in BLENDSHAPE_NAMES] + [p for _, p in GEOMETRY_FEATURES]
+    names = [f"bs_{n}" for n in FEATURE_BLENDSHAPES] + [n for n, _ in GEOMETRY_FEATURES]
+    pieces = [_blendshape_piece(n) for n in FEATURE_BLENDSHAPES] + [p for _, p in GEOMETRY_FEATURES]
     return FeatureSpec(names=tuple(names), pieces=tuple(pieces))
 
 
@@ -211,13 +217,49 @@ def normalized_landmarks(landmarks: np.ndarray) -> np.ndarray:
     return ((pts - center) @ rot.T) / scale
 
 
+def head_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """The 3x3 rotation whose angles :func:`edu_core.faces.head_pose` reports (degrees).
+
+    ``head_pose`` reads MediaPipe's matrix as R = Rz(roll) · Ry(yaw) · Rx(pitch).
+    """
+    y, p, r = (math.radians(float(v)) for v in (yaw, pitch, roll))
+    rz = np.array([[math.cos(r), -math.sin(r), 0.0], [math.sin(r), math.cos(r), 0.0], [0.0, 0.0, 1.0]])
+    ry = np.array([[math.cos(y), 0.0, math.sin(y)], [0.0, 1.0, 0.0], [-math.sin(y), 0.0, math.cos(y)]])
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, math.cos(p), -math.sin(p)], [0.0, math.sin(p), math.cos(p)]])
+    return rz @ ry @ rx
+
+
+def frontal_landmarks(landmarks: np.ndarray, pose: Sequence[float] | None) -> np.ndarray:
+    """The 3-D landmarks turned back to face the camera, using the head pose MediaPipe measured.
+
+    A head turned or tilted changes every 2-D distance (a raised chin shortens the nose and
+    "lifts" the mouth corners); undoing the rotation first leaves mostly the expression. The
+    landmarks' x, y are image pixels (y down) and z their depth (away from the camera) in
+    the same scale; MediaPipe's model frame has y up and z towards the camera.
+    """
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if pose is None or pts.ndim != 2 or pts.shape[1] < 3 or not all(math.isfinite(float(v)) for v in pose):
+        return pts
+    flip = np.array([1.0, -1.0, -1.0])
+    centre = pts[:, :3].mean(axis=0)
+    model = (pts[:, :3] - centre) * flip
+    out = pts.copy()
+    out[:, :3] = (model @ head_rotation(*pose[:3])) * flip + centre  # row vectors: p @ R = R^T p
+    return out
+
+
 def geometry_features(landmarks: np.ndarray, pose: Sequence[float] | None = None) -> np.ndarray:
-    """The :data:`GEOMETRY_FEATURES` of one face (image y grows downwards)."""
-    p = normalized_landmarks(landmarks)
+    """The :data:`GEOMETRY_FEATURES` of one face (image y grows downwards).
+
+    With ``pose`` (yaw, pitch, roll in degrees) the face is first turned to the front.
+    """
+    p = normalized_landmarks(frontal_landmarks(landmarks, pose))
     x, y = p[:, 0], p[:, 1]
 
     def eye_y(eye: dict[str, int]) -> float:
-        return float((y[eye["outer"]] + y[eye["inner"]] + y[eye["top"]] + y[eye["bottom"]]) / 4)
+        # The line through the eye corners, not the lids: the lids move with eye shape and with
+        # how wide the eye is open, and the brow heights should not change with either.
+        return float((y[eye["outer"]] + y[eye["inner"]]) / 2)
 
     ry, ly = eye_y(_R_EYE), eye_y(_L_EYE)
     m = _MOUTH
@@ -263,7 +305,7 @@ def pieces_features(face: Any) -> np.ndarray:
     if getattr(face, "landmarks", None) is None:
         raise ValueError("face has no landmarks (was it rejected?)")
     bs = face.blendshapes or {}
-    blend = np.array([float(bs.get(n, 0.0)) for n in BLENDSHAPE_NAMES], dtype=np.float32)
+    blend = np.array([float(bs.get(n, 0.0)) for n in FEATURE_BLENDSHAPES], dtype=np.float32)
     return np.concatenate([blend, geometry_features(face.landmarks, face.pose)])
 
 

@@ -12,7 +12,7 @@ from test_models_support import CLASSES, synthetic_face, synthetic_set
 from edu_core.errors import ModelFileError
 from edu_core.faces import FaceResult
 from edu_core.models import (
-    BLENDSHAPE_NAMES,
+    FEATURE_BLENDSHAPES,
     GEOMETRY_FEATURES,
     PIECES,
     ExpressionModel,
@@ -20,7 +20,9 @@ from edu_core.models import (
     crops_to_tensor,
     export_onnx,
     feature_spec,
+    frontal_landmarks,
     geometry_features,
+    head_rotation,
     load_bundle,
     pieces_features,
     pieces_matrix,
@@ -33,7 +35,8 @@ from edu_core.train import TrainConfig, train
 
 def test_feature_spec_names_every_column_and_piece():
     spec = feature_spec()
-    assert len(spec.names) == len(BLENDSHAPE_NAMES) + len(GEOMETRY_FEATURES)
+    assert len(spec.names) == len(FEATURE_BLENDSHAPES) + len(GEOMETRY_FEATURES)
+    assert not any(n.startswith("bs_eyeLook") for n in spec.names)  # gaze is not an expression
     assert len(set(spec.names)) == len(spec.names)
     groups = spec.piece_indices()
     assert set(groups) == set(PIECES)
@@ -52,6 +55,56 @@ def test_geometry_ignores_position_scale_and_roll():
     lm[:, :2] = (lm[:, :2] - 100) @ rot.T * 1.7 + 40
     moved = geometry_features(lm, (0.0, 0.0, 0.0))
     np.testing.assert_allclose(moved, base, atol=1e-4)
+
+
+def _turned(landmarks: np.ndarray, pose: tuple[float, float, float], extra_yaw: float, extra_pitch: float):
+    """The same face with its head turned further, and the pose MediaPipe would then report."""
+    front = frontal_landmarks(landmarks, pose)
+    new_pose = (pose[0] + extra_yaw, pose[1] + extra_pitch, pose[2])
+    flip = np.array([1.0, -1.0, -1.0])
+    centre = front.mean(axis=0)
+    turned = ((front - centre) * flip) @ head_rotation(*new_pose).T * flip + centre
+    return turned.astype(np.float32), new_pose
+
+
+def test_geometry_ignores_a_head_turn_that_the_pose_reports():
+    import face_variants as fv
+
+    from edu_core.faces import Landmarker, head_pose
+
+    with Landmarker() as lm:
+        face = lm.detect(np.asarray(fv.astronaut()))[0]
+    pose = head_pose(face.matrix)
+    base = geometry_features(face.landmarks, pose)
+    turned, new_pose = _turned(face.landmarks, pose, 25.0, -12.0)
+    # without the pose the 2-D distances change with the turn ...
+    assert np.abs(geometry_features(turned) - geometry_features(face.landmarks)).max() > 0.05
+    # ... with it the face is turned back first and the shape features stay (the last two
+    # columns are the pose itself)
+    assert [n for n, _ in GEOMETRY_FEATURES][-2:] == ["yaw", "pitch"]
+    np.testing.assert_allclose(geometry_features(turned, new_pose)[:-2], base[:-2], atol=1e-3)
+
+
+def test_frontal_landmarks_undo_the_reported_rotation_and_keep_2d_input():
+    rng = np.random.default_rng(5)
+    lm = rng.uniform(50, 200, (478, 3)).astype(np.float32)
+    turned, pose = _turned(lm, (0.0, 0.0, 0.0), -20.0, 15.0)
+    np.testing.assert_allclose(frontal_landmarks(turned, pose), lm, atol=1e-3)
+    assert frontal_landmarks(lm, None) is not None and np.allclose(frontal_landmarks(lm, None), lm)
+    flat = lm[:, :2]
+    assert np.allclose(frontal_landmarks(flat, pose), flat)  # no depth: nothing to turn
+
+
+def test_brow_height_does_not_move_with_the_eyelids():
+    face = synthetic_face("neutral", np.random.default_rng(2), noise=0)
+    names = [n for n, _ in GEOMETRY_FEATURES]
+    wide = face.landmarks.copy()
+    wide[[159, 386], 1] -= 6  # upper lids up: a wider-open (or differently shaped) eye
+    wide[[145, 374], 1] += 6
+    a, b = geometry_features(face.landmarks), geometry_features(wide)
+    for n in ("brow_inner_height_left", "brow_mid_height_right", "brow_outer_height_left"):
+        assert a[names.index(n)] == pytest.approx(b[names.index(n)], abs=1e-6)
+    assert b[names.index("eye_open_left")] > a[names.index("eye_open_left")]
 
 
 def test_geometry_sees_the_expression():
