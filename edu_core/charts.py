@@ -520,6 +520,68 @@ def wilson_bounds(
     return low, high
 
 
+KEEP_COLOR = "#0072B2"  # blue: what the face gate did
+ACCURACY_COLOR = "#E69F00"  # orange: what the model did
+
+
+def fairness_bars(rows: Sequence[object], *, lang: str = DEFAULT_LANG, title: str | None = None) -> go.Figure:
+    """Per group (:class:`edu_core.fairness.GroupRow`): the gate's keep rate and the model's
+    accuracy side by side, each with its count ("12/14") and a 95 % interval as an error bar.
+
+    A group without test photos gets no accuracy bar but a "–" where it would stand, so a
+    missing bar is never read as 0 %.
+    """
+    names = [r.group or t("fair.no_group", lang) for r in rows]
+    fig = go.Figure()
+    series = (
+        (
+            "fair.keep_rate",
+            KEEP_COLOR,
+            "#FFFFFF",
+            lambda r: (r.keep_rate, r.passed, r.photos, r.keep_interval),
+        ),
+        (
+            "fair.accuracy",
+            ACCURACY_COLOR,
+            "#000000",
+            lambda r: (r.accuracy, r.correct, r.tested, r.accuracy_interval),
+        ),
+    )
+    for key, color, ink, get in series:
+        vals = [get(r) for r in rows]
+        fig.add_bar(
+            name=t(key, lang),
+            x=names,
+            y=[0.0 if v[0] is None else v[0] for v in vals],
+            marker={"color": color, "line": {"color": "#000000", "width": 2}},
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [0.0 if v[0] is None else max(0.0, v[3][1] - v[0]) for v in vals],
+                "arrayminus": [0.0 if v[0] is None else max(0.0, v[0] - v[3][0]) for v in vals],
+                "color": "#000000",
+                "thickness": 3,
+                "width": 8,
+            },
+            # the count sits at the bar's foot: at the top the error bar ran through it (see recall_bars)
+            text=["–" if v[0] is None else f"{v[1]}/{v[2]}" for v in vals],
+            textposition=["outside" if v[0] is None else "inside" for v in vals],
+            insidetextanchor="start",
+            textfont={"color": ink, "size": FONT_SIZE - 2},
+            outsidetextfont={"color": "#000000"},
+            cliponaxis=False,
+            customdata=[[v[3][0], v[3][1]] for v in vals],
+            hovertemplate="%{x}: %{y:.1%} (%{text})<br>"
+            + t("chart.interval_hover", lang)
+            + "<extra></extra>",
+        )
+    fig.update_layout(
+        barmode="group", bargap=0.25, bargroupgap=0.08, uniformtext={"minsize": 12, "mode": "show"}
+    )
+    fig.update_yaxes(range=[0, 1.08], tickformat=".0%", title=t("fair.share", lang))
+    return style(fig, title, height=440, legend=True)
+
+
 def effect_bars(
     effects: Mapping[str, float],
     *,

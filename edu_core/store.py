@@ -494,6 +494,11 @@ def normalize_label(name: str) -> str:
         raise StoreError("unknown_class", str(name)) from exc
 
 
+def normalize_group(name: str | None) -> str | None:
+    """A group tag as stored: spaces collapsed, at most 40 characters, ``None`` when empty."""
+    return " ".join((name or "").split())[:40] or None
+
+
 def _process_start(pid: int) -> str | None:
     """The kernel's start time of process ``pid`` ("" without /proc), or None once it is gone.
 
@@ -1214,7 +1219,7 @@ class Store:
                         p.filename[:200],
                         p.source,
                         p.person,
-                        p.group,
+                        normalize_group(p.group),
                         label,
                         now,
                     ),
@@ -1610,6 +1615,39 @@ class Store:
                 # the uploader's own nickname is the default person, not a second person of that name
                 tag = None if nickname and name == nickname[0] else name
                 conn.execute("UPDATE images SET person = ? WHERE id = ?", (tag, int(image_id)))
+
+    def set_group(self, viewer: int | TeacherSession, image_ids: Sequence[int], group: str | None) -> None:
+        """Tag these photos with a group the class chose ("안경", "8-10세", ...); ``None`` or "" clears it.
+
+        Rejected photos take a tag too: the gate's keep rate per group needs them.
+        """
+        tag = normalize_group(group)
+        with self._tx() as conn:
+            for image_id in image_ids:
+                self._label_target(conn, viewer, int(image_id))
+                conn.execute("UPDATE images SET grp = ? WHERE id = ?", (tag, int(image_id)))
+
+    def class_groups(self, viewer: int | TeacherSession) -> list[str]:
+        """The group tags already used in the viewer's class, for the next student to pick from."""
+        rows = self._read(
+            "SELECT DISTINCT grp FROM images WHERE class_id = ? AND grp IS NOT NULL ORDER BY grp",
+            (self._class_of(viewer),),
+        )
+        return [r[0] for r in rows]
+
+    def group_gate_counts(self, session: TeacherSession) -> dict[str | None, tuple[int, int]]:
+        """Per group tag (``None``: untagged): ``(photos, passed by the face gate)`` of every student.
+
+        Counts only, sharing or not, like :meth:`kept_summary`: a photo a student kept after the
+        gate said no counts as rejected, because that is what the gate did.
+        """
+        class_id = self._check_session(session)
+        rows = self._read(
+            "SELECT i.grp, COUNT(*), COALESCE(SUM(f.status = 'ok'), 0) "
+            "FROM images i LEFT JOIN faces f ON f.sha = i.sha WHERE i.class_id = ? GROUP BY i.grp",
+            (class_id,),
+        )
+        return {g: (int(n), int(ok)) for g, n, ok in rows}
 
     def set_labels(
         self,

@@ -558,9 +558,17 @@ PHOTO_MAX_BYTES = 25 * 1024 * 1024
 
 
 def extract_and_store(
-    sid: int, entries: list[tuple[str, bytes]], *, source: str, label: str | None = None
+    sid: int,
+    entries: list[tuple[str, bytes]],
+    *,
+    source: str,
+    label: str | None = None,
+    group: str | None = None,
 ) -> tuple[list, list[tuple[str, str]]]:
     """Find the faces in uploaded photos with a progress bar, then store every photo.
+
+    ``group`` tags every photo of the batch, the rejected ones too (the gate's keep rate per
+    group counts them).
 
     Returns the stored records and the ``(file name, reason code)`` of each file the store
     refused (an empty file, say). A photo counts as received only once the store returned
@@ -585,7 +593,7 @@ def extract_and_store(
             [data for _, data in entries], workers=EXTRACT_WORKERS, pool=landmarker_pool(), progress=progress
         )
         photos = [
-            NewImage(data, name, source, res, label=label if res.ok else None)
+            NewImage(data, name, source, res, group=group, label=label if res.ok else None)
             for (name, data), res in zip(entries, results, strict=True)
         ]
         try:
@@ -608,6 +616,30 @@ def extract_and_store(
 
     stored, refused = run_with_progress(work, text_key="collect.progress", total=len(entries))
     return stored, too_big + refused
+
+
+def collect_tags(sid: int) -> tuple[str | None, str | None]:
+    """The expression and the group (optional) that the next uploads or camera shots get."""
+    label_col, group_col = st.columns(2)
+    label = label_col.selectbox(
+        tr("collect.camera_class"),
+        [None, *store().class_labels(sid)],
+        format_func=lambda c: class_name(c) if c else tr("label.none"),
+        key="collect_label",
+    )
+    # the class's tags are offered so that "안경" is not also typed "안경 씀"; a new one can be typed
+    group = group_col.selectbox(
+        tr("collect.group"),
+        store().class_groups(sid),
+        index=None,
+        accept_new_options=True,
+        placeholder=tr("collect.group_none"),
+        help=tr("collect.group_help"),
+        key="collect_group",
+    )
+    from edu_core.store import normalize_group
+
+    return label, normalize_group(group)
 
 
 def refused_list(refused: list[tuple[str, str]]) -> None:
@@ -845,6 +877,43 @@ def person_tagger(sid: int, shown: list, records: list, *, key: str) -> None:
     if st.button(tr("label.person_save"), key=f"{key}_save", icon="👤", disabled=not picked):
         store().set_person(sid, picked, name)
         st.toast(tr("label.person_saved", n=len(picked), name=name.strip() or tr("label.person_me")))
+        st.rerun()
+
+
+def group_tagger(sid: int, shown: list, records: list, *, key: str) -> None:
+    """Put photos into a group the class chose ("안경" / "안경 없음"): pick them, name it, save."""
+    from collections import Counter
+
+    from edu_core.store import normalize_group
+
+    st.caption(tr("label.group_intro"))
+    groups = Counter(r.group or tr("fair.no_group") for r in records)
+    st.markdown(tr("label.group_counts", groups=", ".join(f"{g} ({n})" for g, n in sorted(groups.items()))))
+    if not shown:
+        return
+    by_id = {r.id: r for r in shown}
+    picked = st.multiselect(
+        tr("label.group_pick"),
+        sorted(by_id),
+        format_func=lambda i: f"{by_id[i].filename} · {by_id[i].group or tr('fair.no_group')}",
+        key=f"{key}_pick",
+    )
+    name = st.selectbox(
+        tr("label.group_name"),
+        store().class_groups(sid),
+        index=None,
+        accept_new_options=True,
+        placeholder=tr("collect.group_none"),
+        key=f"{key}_name",
+    )
+    if st.button(tr("label.group_save"), key=f"{key}_save", icon="🏷️", disabled=not picked):
+        store().set_group(sid, picked, name)
+        tag = normalize_group(name)
+        st.toast(
+            tr("label.group_saved", n=len(picked), name=tag)
+            if tag
+            else tr("label.group_cleared", n=len(picked))
+        )
         st.rerun()
 
 
@@ -1626,6 +1695,67 @@ def class_overview(session: Any) -> None:
         st.warning(tr("teacher.stuck", min=need, names=", ".join(stuck)), icon="🆘")
     else:
         st.success(tr("teacher.nobody_stuck"), icon="✅")
+
+
+def _last_test_hits(viewer: Any) -> dict[int, bool] | None:
+    """Photo id → right, from the viewer's last finished training that kept its test answers."""
+    from edu_core import fairness
+
+    for run in reversed(training_runs(viewer)):
+        if run.status == "done" and run.metrics.get("confusion_ids"):
+            return fairness.run_hits(run.metrics)
+    return None
+
+
+def fairness_view(rows: list, *, key: str, model: bool) -> None:
+    """The keep-rate / accuracy chart per group, its counts in words and what to read in it."""
+    from edu_core import charts
+
+    fig = figure(charts.fairness_bars, rows, lang=lang(), title=tr("fair.chart_title"))
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None, key=key)
+    for r in rows:
+        st.markdown(
+            tr(
+                "fair.row",
+                group=r.group or tr("fair.no_group"),
+                passed=r.passed,
+                photos=r.photos,
+                correct=r.correct,
+                tested=r.tested,
+            )
+        )
+    st.caption(tr("fair.note") if model else tr("fair.no_model"))
+
+
+def class_fairness(session: Any) -> None:
+    """Teacher overview: per group, the gate's keep rate over every student's photos (counts only)
+    and the class model's accuracy on its test photos (sharing students only)."""
+    from edu_core import fairness
+
+    db = store()
+    st.subheader(tr("fair.teacher_title"))
+    hits = _last_test_hits(session)
+    tests = fairness.tested_counts(db.pool(session), hits) if hits else {}
+    rows = fairness.group_rows(db.group_gate_counts(session), tests)
+    if not fairness.has_groups(rows):
+        st.caption(tr("fair.teacher_none"))
+        return
+    st.caption(tr("fair.teacher_intro"))
+    fairness_view(rows, key="class_fairness", model=hits is not None)
+
+
+def lab_fairness(sid: int) -> None:
+    """Lab section: the student's own photos per group (the gate, and their last model's test)."""
+    from edu_core import fairness
+
+    st.subheader(tr("fair.title"))
+    hits = _last_test_hits(sid)
+    rows = fairness.group_table(store().list_images(sid), hits)
+    if not fairness.has_groups(rows):
+        st.info(tr("fair.lab_no_tags"), icon="🏷️")
+        return
+    st.caption(tr("fair.lab_intro"))
+    fairness_view(rows, key="lab_fairness", model=hits is not None)
 
 
 def model_zip(viewer: Any, model_id: int) -> bytes:

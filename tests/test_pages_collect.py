@@ -253,3 +253,27 @@ def test_a_wrongly_rejected_photo_can_be_kept_and_stays_kept(lab):
     assert all(f.ok and f.crop.shape == (256, 256, 3) and f.landmarks.shape == (478, 3) for f in faces)
     assert all(f.blendshapes for f in faces)
     train("pieces", faces, ["joy", "anger"], TrainConfig(tiny=True), class_names=("joy", "anger"))
+
+
+def test_a_group_chosen_before_uploading_tags_every_photo_of_the_batch(lab):
+    """Issue 13.5: "upload your photos with glasses under group 안경", the rejected ones too."""
+    from edu_core import faces
+    from edu_core.store import NewImage
+
+    db, klass, student = lab
+    other = db.join(klass.id, "여우")
+    good = fv.with_orientation(6)
+    db.add_images(other.id, [NewImage(good, "f.jpg", "upload", faces.extract(good), group="안경")])
+    at = _open("views/collect.py", s=student.resume_code)
+    box = at.selectbox(key="collect_group")
+    assert box.options == ["안경"] and box.value is None  # the class's tag is offered, nothing preset
+    box.set_value("안경").run()
+    at.file_uploader[0].set_value(
+        [("astronaut.jpg", fv.to_jpeg(fv.astronaut()), "image/jpeg"), ("masked.jpg", fv.mask(), "image/jpeg")]
+    )
+    at.run()
+    next(b for b in at.button if b.label == t("collect.extract_button")).click().run()
+    assert not at.exception
+    by_name = {r.filename: r for r in db.list_images(student.id)}
+    assert by_name["masked.jpg"].status == "rejected"
+    assert {r.group for r in by_name.values()} == {"안경"}

@@ -274,3 +274,54 @@ def test_class_names_belong_to_each_session_and_samples_load_once(student, monke
     assert class_name("joy", "ko") in probe_names(plain_ko) and "웃음" not in probe_names(plain_ko)
     plain_ko.run()  # a rerun of the same session
     assert len(loads) == 1
+
+
+def _fairness_chart(at: AppTest) -> dict | None:
+    import json
+
+    chart = next((c for c in at.get("plotly_chart") if "lab_fairness" in c.proto.id), None)
+    return json.loads(chart.proto.spec) if chart is not None else None
+
+
+def test_lab_shows_the_gate_and_the_model_per_group_of_the_students_photos(student):
+    """Issue 13.5: the class's groups in the student's own photos, the keep rate and the accuracy."""
+    from test_store import face
+
+    from edu_core.i18n import t
+    from edu_core.store import NewImage
+
+    db, kid = student
+    _own_photos(db, kid, 4)
+    at = _page(s=kid.resume_code).run()
+    assert not at.exception, at.exception
+    assert _fairness_chart(at) is None
+    assert t("fair.lab_no_tags") in [i.value for i in at.info]  # says how to tag them
+
+    records = db.list_images(kid.id)
+    glasses, bare = [r.id for r in records[:5]], [r.id for r in records[5:]]
+    db.set_group(kid.id, glasses, "안경")
+    db.set_group(kid.id, bare, "안경 없음")
+    rejected = db.add_images(
+        kid.id, [NewImage(b"masked" * 9, "m.jpg", "upload", face(1, "rejected"), group="안경")]
+    )
+    assert rejected[0].status == "rejected"
+    at.run()
+    assert not at.exception, at.exception
+    spec = _fairness_chart(at)
+    assert spec is not None
+    keep, acc = spec["data"]
+    assert keep["x"] == ["안경", "안경 없음"]
+    assert keep["text"] == ["5/6", "3/3"]  # the rejected photo counts against its group
+    assert acc["text"] == ["–", "–"]  # no model yet
+    assert t("fair.no_model") in [c.value for c in at.caption]
+
+    run = db.start_run(kid.id, config={"kind": "pieces"})
+    # test photos: two of 안경 (one right), one of 안경 없음 (wrong)
+    cells = [[[glasses[0]], [glasses[1]]], [[bare[0]], []]]
+    db.finish_run(kid.id, run, metrics={"accuracy": 1 / 3, "history": [], "confusion_ids": cells})
+    at.run()
+    assert not at.exception, at.exception
+    keep, acc = _fairness_chart(at)["data"]
+    assert acc["text"] == ["1/2", "0/1"]
+    rows = [m.value for m in at.markdown]
+    assert t("fair.row", group="안경", passed=5, photos=6, correct=1, tested=2) in rows

@@ -479,3 +479,27 @@ def test_every_page_opens_in_english_without_errors(lab, page, title):
     at = _open(page, s=student.resume_code, lang="en")
     assert not at.exception
     assert at.title[0].value == t(title, "en")
+
+
+def test_label_page_puts_photos_into_the_classs_groups(lab):
+    """Issue 13.5: pick photos of the view, give them a group the class uses, or clear it."""
+    db, _, _, student = lab
+    photos = db.list_images(student.id, status="ok")
+    db.set_group(student.id, [photos[0].id], "안경")  # a tag the class already uses is offered
+    at = _open("views/label.py", s=student.resume_code)
+    at.button_group(key="label_view").set_value("joy").run()
+    joy = [r.id for r in db.list_images(student.id, status="ok") if r.label == "joy"]
+    box = at.selectbox(key="tag_joy_name")
+    assert "안경" in box.options
+    at.multiselect(key="tag_joy_pick").set_value(joy[:3]).run()
+    at.selectbox(key="tag_joy_name").set_value("안경").run()
+    at.button(key="tag_joy_save").click().run()
+    assert not at.exception
+    assert {db.image(student.id, i).group for i in joy[:3]} == {"안경"}
+    assert t("label.group_saved", n=3, name="안경") in [e.proto.body for e in at.toast]
+    tagged = 3 + (photos[0].id not in joy[:3])
+    assert f"안경 ({tagged})" in _texts(at)
+    at.multiselect(key="tag_joy_pick").set_value(joy[:1]).run()
+    at.selectbox(key="tag_joy_name").set_value(None).run()
+    at.button(key="tag_joy_save").click().run()
+    assert db.image(student.id, joy[0]).group is None

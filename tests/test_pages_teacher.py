@@ -457,3 +457,61 @@ def test_overview_counts_kept_photos_per_reason_and_the_teacher_accepts_them(dat
         accepted=1,
     )
     assert done in [m.value for m in at.markdown]
+
+
+def test_overview_shows_keep_rate_and_class_model_accuracy_per_group_as_counts_only(data_dir):
+    """Issue 13.5: per group the gate's keep rate (every student, numbers only) and the class
+    model's accuracy (its test photos: sharing students); no photo or name of a student who
+    does not share reaches the page."""
+    import face_variants as fv
+
+    from edu_core import faces
+    from edu_core.store import NewImage, open_store
+
+    at = _teacher_page()
+    at.text_input(key="new_class_name").input("6-4")
+    at.text_input(key="new_pin").input("7777")
+    at.button[0].click().run()
+    db = open_store(data_dir)
+    session = at.session_state["teacher_session"]
+    assert t("fair.teacher_none") in _shown(at)
+    images_before = len(at.image)  # the join QR code
+
+    good, masked = fv.to_jpeg(fv.astronaut()), fv.mask()
+    ok_face, bad_face = faces.extract(good), faces.extract(masked)
+    sharer, private = db.join(session.class_id, "공유"), db.join(session.class_id, "비공개")
+    db.set_pool_consent(sharer.id, True)
+    shared = db.add_images(
+        sharer.id,
+        [
+            NewImage(good, "shared-a.jpg", "upload", ok_face, group="안경", label="joy"),
+            NewImage(fv.with_orientation(3), "shared-b.jpg", "upload", ok_face, group="안경", label="joy"),
+            NewImage(masked, "shared-m.jpg", "upload", bad_face, group="안경", label="joy"),
+        ],
+    )
+    secret = db.add_images(
+        private.id,
+        [
+            NewImage(
+                fv.with_orientation(6), "secret-1.jpg", "upload", ok_face, group="안경 없음", label="joy"
+            ),
+            NewImage(fv.with_orientation(8), "secret-2.jpg", "upload", bad_face, group="안경 없음"),
+        ],
+    )
+    run = db.start_run(session, config={"kind": "pieces"})
+    # the class model's test: one shared photo right, one wrong; a private photo's id is never counted
+    cells = [[[shared[0].id, secret[0].id], [shared[1].id]], [[], []]]
+    db.finish_run(session, run, metrics={"accuracy": 0.5, "history": [], "confusion_ids": cells})
+    at.run()
+    assert not at.exception
+    chart = next(c for c in at.get("plotly_chart") if "class_fairness" in c.proto.id)
+    keep, acc = json.loads(chart.proto.spec)["data"]
+    assert keep["x"] == ["안경", "안경 없음"]
+    assert keep["text"] == ["2/3", "1/2"]  # every student's photos, as counts
+    assert acc["text"] == ["1/2", "–"]  # the private student's test photo is not the teacher's to see
+    shown = _everything_shown(at)
+    assert t("fair.row", group="안경 없음", passed=1, photos=2, correct=0, tested=0) in shown
+    assert "secret" not in shown and "secret" not in chart.proto.spec
+    assert "비공개" not in shown  # nor the student's nickname
+    assert len(at.image) == images_before  # counts only: no photo joined the page
+    assert shared[2].status == "rejected" and secret[1].status == "rejected"

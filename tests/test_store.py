@@ -549,3 +549,24 @@ def test_start_alone_uses_a_practice_class_nobody_can_join_by_code_or_teach(stor
         assert err.value.code in ("bad_pin", "pin_locked")
     image = store.add_image(a.id, photo(1), filename="a.jpg", source="upload", face=face(1))
     assert store.list_images(b.id) == [] and [r.id for r in store.list_images(a.id)] == [image.id]
+
+
+def test_group_tags_count_every_students_photos_for_the_teacher(store: Store, lesson) -> None:
+    """Issue 13.5: a group tag per photo, rejected ones included; the teacher gets counts only."""
+    _, session, a, b = lesson
+    ok = [
+        store.add_image(a.id, photo(k), filename=f"{k}.jpg", source="upload", face=face(k)).id
+        for k in range(3)
+    ]
+    bad = store.add_image(a.id, photo(9), filename="m.jpg", source="upload", face=face(9, "rejected")).id
+    store.set_group(a.id, [*ok[:2], bad], "  안경  ")
+    assert store.image(a.id, bad).group == "안경"  # a rejected photo takes a tag too
+    assert store.class_groups(b.id) == ["안경"]  # the class's tags are offered to the next student
+    with pytest.raises(Forbidden):
+        store.set_group(b.id, ok[:1], "x")  # only one's own photos
+    store.add_images(b.id, [store_mod.NewImage(photo(20), "b.jpg", "upload", face(20), group="안경 없음")])
+    # b does not share: the counts still include b's photo, as numbers
+    assert store.group_gate_counts(session) == {"안경": (3, 2), "안경 없음": (1, 1), None: (1, 1)}
+    store.set_group(a.id, ok[:1], "")
+    assert store.image(a.id, ok[0]).group is None
+    assert store.group_gate_counts(session)["안경"] == (2, 1)

@@ -10,16 +10,10 @@ from edu_core.errors import EduError
 ui.page_header("collect.title", "2_faces")
 sid = ui.require_student()
 db = ui.store()
-classes = [None, *db.class_labels(sid)]
 st.session_state.setdefault("upload_round", 0)
 st.session_state.setdefault("camera_round", 0)
 
-label = st.selectbox(
-    ui.tr("collect.camera_class"),
-    classes,
-    format_func=lambda c: ui.class_name(c) if c else ui.tr("label.none"),
-    key="collect_label",
-)
+label, group = ui.collect_tags(sid)
 upload_tab, camera_tab, sample_tab = st.tabs(
     [ui.tr("collect.upload_tab"), ui.tr("collect.camera_tab"), ui.tr("collect.samples_tab")]
 )
@@ -33,7 +27,7 @@ try:
         )
         if st.button(ui.tr("collect.extract_button"), type="primary", disabled=not files, icon="🔍"):
             stored, refused = ui.extract_and_store(
-                sid, [(f.name, f.getvalue()) for f in files], source="upload", label=label
+                sid, [(f.name, f.getvalue()) for f in files], source="upload", label=label, group=group
             )
             ok = sum(r.status == "ok" for r in stored)
             st.session_state["collect_done"] = ui.tr(
@@ -47,7 +41,7 @@ try:
         shot = st.camera_input(ui.tr("collect.camera_label"), key=f"camera_{st.session_state.camera_round}")
         if shot is not None:
             name = time.strftime("camera_%H%M%S.jpg")
-            ui.extract_and_store(sid, [(name, shot.getvalue())], source="camera", label=label)
+            ui.extract_and_store(sid, [(name, shot.getvalue())], source="camera", label=label, group=group)
             st.session_state.camera_round += 1  # the camera is ready for the next shot at once
             st.rerun()
     with sample_tab:

@@ -85,3 +85,5 @@ with controls:
 if st.session_state.get("lab_result") is not None:
     with results.container():
         ui.lab_show(st.session_state["lab_result"])
+if sid is not None and not projector:
+    ui.lab_fairness(sid)  # the class's groups in the student's own photos: the bias lesson in numbers

@@ -67,6 +67,8 @@ ui.label_grid(sid, members[group], target=target, key=f"grid_{group}")
 
 with st.expander(ui.tr("label.person_title"), icon="👤"):
     ui.person_tagger(sid, members[group], records, key=f"person_{group}")
+with st.expander(ui.tr("label.group_title"), icon="🏷️"):
+    ui.group_tagger(sid, members[group], records, key=f"tag_{group}")
 
 with st.expander(ui.tr("label.history"), icon="🕘"):
     ui.label_history(sid, records)

@@ -40,6 +40,7 @@ overview_tab, join_tab, pool_tab, files_tab, wipe_tab = st.tabs(
 with overview_tab:
     ui.class_overview(session)
     ui.kept_review(session)
+    ui.class_fairness(session)
 with join_tab:
     ui.join_qr(klass.join_code)
 with pool_tab:
