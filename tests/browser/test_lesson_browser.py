@@ -7,11 +7,13 @@ test-artifacts/lesson_timings.json for the README; they are reported, not assert
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from edu_core.dataset import SAMPLE_DIR
@@ -30,7 +32,9 @@ def _sample_files():
     chosen = {
         c: [SAMPLE_DIR / r["file"] for r in good if r["class"] == c][:PER_CLASS] for c in LESSON_CLASSES
     }
-    spare = [SAMPLE_DIR / r["file"] for r in good if r["class"] == "joy"][PER_CLASS : PER_CLASS + 2]
+    # The first spare is the broadest smile left: filed under sadness, it is the planted mistake.
+    rest = sorted([r for r in good if r["class"] == "joy"][PER_CLASS:], key=lambda r: -float(r["intensity"]))
+    spare = [SAMPLE_DIR / r["file"] for r in rest[:2]]
     reject = next(SAMPLE_DIR / r["file"] for r in rows if r["expected_reason"] == "occluded_mouth")
     return chosen, spare, reject
 
@@ -100,8 +104,14 @@ def test_whole_lesson_in_a_real_browser(lab_server, browser_page):
     _go(page, "nav.label", "label.title")
     page.get_by_text(t("warn.unlabelled", n=1)).wait_for()
     page.get_by_text(t("label.tab", name=t("label.none"), n=1)).wait_for()  # the view starts there
-    page.get_by_role("button", name=f"→ {class_name('joy')}").first.click()
+    # The unlabelled photo is a big smile: filing it under sadness plants the label mistake that
+    # the detective must find later.
+    target = page.get_by_role("radiogroup", name=t("label.target"))
+    target.get_by_role("radio", name=class_name("sadness")).click()
+    page.get_by_role("button", name=f"→ {class_name('sadness')}").first.click()
     page.get_by_text(t("label.tab", name=t("label.none"), n=0)).wait_for()  # and stays after the move
+    planted = next(r for r in db.list_images(student.id) if r.filename == spare[0].name)
+    assert planted.label == "sadness"
     _shot(page, "3_labelled")
 
     _go(page, "nav.split", "split.title")
@@ -110,6 +120,15 @@ def test_whole_lesson_in_a_real_browser(lab_server, browser_page):
     page.get_by_text(t("split.summary", total=total, train=total - 5 * 1 - 1 + 1, test=6)).or_(
         page.get_by_text(t("split.summary", total=total, train=25, test=6))
     ).or_(page.get_by_text(t("split.summary", total=total, train=26, test=5))).first.wait_for()
+    for _ in range(8):  # the detective looks at training photos only: reshuffle until it is one
+        splits = db.list_splits(student.id)
+        if splits and planted.id in splits[-1].train_ids:
+            break
+        page.get_by_role("button", name=t("split.seed")).click()
+        deadline = time.monotonic() + 30
+        while len(db.list_splits(student.id)) == len(splits) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert planted.id in db.list_splits(student.id)[-1].train_ids
     _shot(page, "4_split")
 
     _go(page, "nav.train", "train.title")
@@ -129,6 +148,65 @@ def test_whole_lesson_in_a_real_browser(lab_server, browser_page):
     verdict = page.get_by_text(t("eval.verdict", name="X", p=0.5).split("**")[0].strip() or "X")
     assert verdict.count() + page.get_by_text(t("eval.cannot_tell", p=0.0)[:12]).count() >= 1
     _shot(page, "6_try_it")
+
+    page.get_by_role("tab", name=t("eval.detective")).click()
+    page.get_by_role("button", name=t("eval.detective_start")).click()
+    page.get_by_text(t("eval.relabel", name=class_name("joy"))).first.wait_for(timeout=120_000)
+    suspect = t("eval.detective_row", label=class_name("sadness"), pred=class_name("joy"), p=0.5)
+    page.get_by_text(suspect.split(" (")[0]).first.wait_for()  # the planted smile, labelled sadness
+    _shot(page, "7_detective")
+
+    # The teacher's part: import last lesson's data-set zip, see it counted at once, wipe the class.
+    from classroom import TEACHER_PASSWORD
+
+    from edu_core.dataset import export_zip
+
+    archive = ARTIFACTS / "lesson_class.zip"
+    archive.write_bytes(export_zip(db, student.id, split_id=db.list_splits(student.id)[-1].id))
+    teacher = page.context.new_page()
+    teacher.goto(f"{url}/teacher")
+    teacher.get_by_label(t("teacher.password"), exact=True).fill(TEACHER_PASSWORD)
+    teacher.get_by_role("button", name=t("teacher.door_button")).click()
+    teacher.get_by_label(t("teacher.pin"), exact=True).fill("4321")
+    teacher.get_by_role("button", name=t("teacher.login_button")).click()
+    teacher.get_by_text(t("teacher.join_code", code=klass.join_code)).first.wait_for(timeout=60_000)
+    teacher.get_by_role("tab", name=t("teacher.export_title")).click()
+    with teacher.expect_file_chooser() as chooser:
+        teacher.get_by_test_id("stFileUploaderDropzone").first.get_by_test_id(
+            "stBaseButton-secondary"
+        ).click()
+    chooser.value.set_files(str(archive))
+    expect(teacher.get_by_test_id("stFileChipIconSpinner")).to_have_count(0, timeout=60_000)
+    teacher.get_by_role("button", name=t("teacher.import")).click()
+    teacher.get_by_text(t("teacher.import_done", n=total, skipped=0)).wait_for(timeout=180_000)
+    summary = db.class_summary(db.teacher_login(klass.id, "4321"))
+    assert summary["accepted"] == 2 * total  # the student's photos and the imported copies
+    overview = t(
+        "teacher.summary",
+        students=summary["students"],
+        sharing=summary["students_sharing"],
+        images=summary["images"],
+        accepted=summary["accepted"],
+        rejected=summary["rejected"],
+    )
+    teacher.get_by_text(overview).wait_for()  # the overview counts the import without a page switch
+    _shot(teacher, "8_teacher_import")
+    confirm = teacher.get_by_test_id("stCheckbox").filter(has_text=t("teacher.wipe_check"))
+    for _ in range(5):  # a tab chosen while the page still reruns after the import may snap back
+        teacher.get_by_role("tab", name=t("teacher.wipe_title")).click()
+        with contextlib.suppress(PlaywrightTimeout):
+            confirm.wait_for(timeout=5_000)
+            break
+    confirm.get_by_text(t("teacher.wipe_check")).click()  # the words, not the row's empty middle
+    teacher.get_by_role("button", name=t("teacher.wipe_button")).click()
+    teacher.get_by_text(t("teacher.wiped", n=0).split(".")[0]).first.wait_for(timeout=60_000)
+    after = db.class_summary(db.teacher_login(klass.id, "4321"))
+    assert after["images"] == 0
+    teacher.get_by_text(
+        t("teacher.summary", students=after["students"], sharing=after["students_sharing"], images=0,
+          accepted=0, rejected=0)
+    ).wait_for()  # fmt: skip
+    _shot(teacher, "9_teacher_wiped")
     (ARTIFACTS / "lesson_timings.json").write_text(
         json.dumps({k: round(v, 2) for k, v in timings.items()}, indent=1)
     )
