@@ -238,6 +238,16 @@ def test_drawn_occluders_on_painted_faces_are_rejected(landmarker, kind, cls):
     assert r.reason == KINDS[kind] or (kind == "fringe" and r.reason == "no_face"), (r.reason, r.detail)
 
 
+def test_no_face_message_names_what_may_hide_the_face():
+    # A mask, gaiter or fringe can hide so much that MediaPipe finds no face at all (about a sixth of
+    # the drawn fringes and gaiters on real people): the reason is then no_face, and its message must
+    # still tell the student what to change.
+    from edu_core.i18n import reason_message
+
+    assert all(w in reason_message("no_face", "en") for w in ("mask", "hand", "hair"))
+    assert all(w in reason_message("no_face", "ko") for w in ("마스크", "손", "머리카락"))
+
+
 def test_mask_on_the_chin_leaves_the_mouth_visible(landmarker):
     rgb, lm = _astronaut()
     r = _judge(occlude(rgb, lm, "mask_on_chin", seed=0), landmarker)
