@@ -73,9 +73,15 @@ def flash(text: str, icon: str = "✅") -> None:
 
 
 def show_flashes() -> None:
-    """The messages :func:`flash` kept, shown once."""
+    """The messages :func:`flash` kept, shown once.
+
+    Always one container, empty or not: a message that comes and goes would shift everything
+    below it, and tabs that move are drawn anew on their first tab (a teacher ticking the wipe
+    box after an import was thrown back to the overview).
+    """
+    slot = st.container()
     for text, icon in st.session_state.pop("_flash", []):
-        st.success(text, icon=icon)
+        slot.success(text, icon=icon)
 
 
 def show_error(exc: EduError | str) -> None:

@@ -7,13 +7,11 @@ test-artifacts/lesson_timings.json for the README; they are reported, not assert
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import time
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from edu_core.dataset import SAMPLE_DIR
@@ -189,23 +187,20 @@ def test_whole_lesson_in_a_real_browser(lab_server, browser_page):
         accepted=summary["accepted"],
         rejected=summary["rejected"],
     )
+    teacher.get_by_role("tab", name=t("teacher.overview")).click()
     teacher.get_by_text(overview).wait_for()  # the overview counts the import without a page switch
     _shot(teacher, "8_teacher_import")
     confirm = teacher.get_by_test_id("stCheckbox").filter(has_text=t("teacher.wipe_check"))
-    for _ in range(5):  # a tab chosen while the page still reruns after the import may snap back
-        teacher.get_by_role("tab", name=t("teacher.wipe_title")).click()
-        with contextlib.suppress(PlaywrightTimeout):
-            confirm.wait_for(timeout=5_000)
-            break
+    teacher.get_by_role("tab", name=t("teacher.wipe_title")).click()
     confirm.get_by_text(t("teacher.wipe_check")).click()  # the words, not the row's empty middle
-    teacher.get_by_role("button", name=t("teacher.wipe_button")).click()
+    teacher.get_by_role("button", name=t("teacher.wipe_button")).click()  # still on the wipe tab
     teacher.get_by_text(t("teacher.wiped", n=0).split(".")[0]).first.wait_for(timeout=60_000)
     after = db.class_summary(db.teacher_login(klass.id, "4321"))
     assert after["images"] == 0
     teacher.get_by_text(
         t("teacher.summary", students=after["students"], sharing=after["students_sharing"], images=0,
           accepted=0, rejected=0)
-    ).wait_for()  # fmt: skip
+    ).wait_for(state="attached")  # fmt: skip
     _shot(teacher, "9_teacher_wiped")
     (ARTIFACTS / "lesson_timings.json").write_text(
         json.dumps({k: round(v, 2) for k, v in timings.items()}, indent=1)
