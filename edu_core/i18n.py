@@ -167,7 +167,7 @@ _KO: dict[str, str] = {
     "label.person_save": "사람 저장",
     "label.person_saved": "{n}장의 사진 속 사람을 ‘{name}’(으)로 저장했어요.",
     "label.person_me": "나",
-    "label.person_counts": "사진 속 사람: {people}",
+    "label.person_counts": "사진 속 사람: {tags}",
     "label.group_title": "사진의 그룹",
     "label.group_intro": "반에서 고른 그룹(예: ‘안경’ / ‘안경 없음’)을 사진에 붙여요. 실험실과 선생님 화면에서 그룹마다 얼굴 검사를 통과한 비율과 모델이 맞힌 비율을 비교해요. 그룹을 비워 두고 저장하면 그룹을 지워요.",
     "label.group_pick": "이 쪽의 사진 고르기",
@@ -175,7 +175,7 @@ _KO: dict[str, str] = {
     "label.group_save": "그룹 저장",
     "label.group_saved": "{n}장의 사진을 그룹 ‘{name}’에 넣었어요.",
     "label.group_cleared": "{n}장의 사진에서 그룹을 지웠어요.",
-    "label.group_counts": "그룹: {groups}",
+    "label.group_counts": "그룹: {tags}",
     "label.moved": "{n}장을 ‘{name}’(으)로 옮겼어요.",
     # imbalance and dataset warnings
     "warn.imbalance": "‘{small}’ 사진({n_small}장)이 ‘{big}’({n_big}장)보다 많이 적어요. "
@@ -765,7 +765,7 @@ _EN: dict[str, str] = {
     "label.person_save": "Save person",
     "label.person_saved": "Saved ‘{name}’ as the person in {n} photos.",
     "label.person_me": "me",
-    "label.person_counts": "People in the photos: {people}",
+    "label.person_counts": "People in the photos: {tags}",
     "label.group_title": "Group of the photo",
     "label.group_intro": "Give photos a group your class chose (e.g. ‘glasses’ / ‘no glasses’). The lab and the teacher page compare, per group, how often the face check kept a photo and how often the model was right. Saving with no group removes it.",
     "label.group_pick": "Pick photos from this view",
@@ -773,7 +773,7 @@ _EN: dict[str, str] = {
     "label.group_save": "Save group",
     "label.group_saved": "Put {n} photos into the group ‘{name}’.",
     "label.group_cleared": "Removed the group from {n} photos.",
-    "label.group_counts": "Groups: {groups}",
+    "label.group_counts": "Groups: {tags}",
     "label.moved": "Moved {n} photos to ‘{name}’.",
     "warn.imbalance": "‘{small}’ has far fewer photos ({n_small}) than ‘{big}’ ({n_big}). "
     "Collecting more of the scarce expression helps the AI learn evenly.",

@@ -863,22 +863,29 @@ def label_grid(sid: int, records: list, *, target: str | None, key: str, per_row
                     st.rerun()
 
 
-def person_tagger(sid: int, shown: list, records: list, *, key: str) -> None:
-    """Say who is in some photos: pick them, type a nickname, save (empty name = the student)."""
+def _tag_photos(records: list, shown: list, *, key: str, field: str, blank: str) -> list[int]:
+    """Counts of each tag over all photos, then a pick of the shown photos to tag (their ids)."""
     from collections import Counter
 
-    st.caption(tr("label.person_intro"))
-    people = Counter(r.person or tr("label.person_me") for r in records)
-    st.markdown(tr("label.person_counts", people=", ".join(f"{p} ({n})" for p, n in sorted(people.items()))))
+    tags = Counter(getattr(r, field) or blank for r in records)
+    st.markdown(tr(f"label.{field}_counts", tags=", ".join(f"{t} ({n})" for t, n in sorted(tags.items()))))
     if not shown:
-        return
+        return []
     by_id = {r.id: r for r in shown}
-    picked = st.multiselect(
-        tr("label.person_pick"),
+    return st.multiselect(
+        tr(f"label.{field}_pick"),
         sorted(by_id),
-        format_func=lambda i: f"{by_id[i].filename} · {by_id[i].person or tr('label.person_me')}",
+        format_func=lambda i: f"{by_id[i].filename} · {getattr(by_id[i], field) or blank}",
         key=f"{key}_pick",
     )
+
+
+def person_tagger(sid: int, shown: list, records: list, *, key: str) -> None:
+    """Say who is in some photos: pick them, type a nickname, save (empty name = the student)."""
+    st.caption(tr("label.person_intro"))
+    picked = _tag_photos(records, shown, key=key, field="person", blank=tr("label.person_me"))
+    if not shown:
+        return
     name = st.text_input(tr("label.person_name"), placeholder=tr("label.person_me"), key=f"{key}_name")
     if st.button(tr("label.person_save"), key=f"{key}_save", icon="👤", disabled=not picked):
         store().set_person(sid, picked, name)
@@ -888,22 +895,12 @@ def person_tagger(sid: int, shown: list, records: list, *, key: str) -> None:
 
 def group_tagger(sid: int, shown: list, records: list, *, key: str) -> None:
     """Put photos into a group the class chose ("안경" / "안경 없음"): pick them, name it, save."""
-    from collections import Counter
-
     from edu_core.store import normalize_group
 
     st.caption(tr("label.group_intro"))
-    groups = Counter(r.group or tr("fair.no_group") for r in records)
-    st.markdown(tr("label.group_counts", groups=", ".join(f"{g} ({n})" for g, n in sorted(groups.items()))))
+    picked = _tag_photos(records, shown, key=key, field="group", blank=tr("fair.no_group"))
     if not shown:
         return
-    by_id = {r.id: r for r in shown}
-    picked = st.multiselect(
-        tr("label.group_pick"),
-        sorted(by_id),
-        format_func=lambda i: f"{by_id[i].filename} · {by_id[i].group or tr('fair.no_group')}",
-        key=f"{key}_pick",
-    )
     name = st.selectbox(
         tr("label.group_name"),
         store().class_groups(sid),

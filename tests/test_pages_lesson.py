@@ -162,7 +162,7 @@ def test_label_page_tags_who_is_in_the_photos_and_the_split_keeps_them_apart(lab
         assert not at.exception
     assert {db.image(student.id, i).person for i in friend} == {"곰"}
     me = t("label.person_me")
-    assert t("label.person_counts", people=", ".join(sorted([f"{me} (21)", "곰 (20)"]))) in _texts(at)
+    assert t("label.person_counts", tags=", ".join(sorted([f"{me} (21)", "곰 (20)"]))) in _texts(at)
 
     split_page.run()
     _button(split_page, t("split.button")).click().run()
