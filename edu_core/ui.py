@@ -633,19 +633,24 @@ def collect_tags(sid: int) -> tuple[str | None, str | None]:
         format_func=lambda c: class_name(c) if c else tr("label.none"),
         key="collect_label",
     )
+    with group_col:
+        group = _group_choice(sid, tr("collect.group"), key="collect_group", help=tr("collect.group_help"))
+    from edu_core.store import normalize_group
+
+    return label, normalize_group(group)
+
+
+def _group_choice(sid: int, label: str, *, key: str, help: str | None = None) -> str | None:
     # the class's tags are offered so that "안경" is not also typed "안경 씀"; a new one can be typed
-    group = group_col.selectbox(
-        tr("collect.group"),
+    return st.selectbox(
+        label,
         store().class_groups(sid),
         index=None,
         accept_new_options=True,
         placeholder=tr("collect.group_none"),
-        help=tr("collect.group_help"),
-        key="collect_group",
+        help=help,
+        key=key,
     )
-    from edu_core.store import normalize_group
-
-    return label, normalize_group(group)
 
 
 def refused_list(refused: list[tuple[str, str]]) -> None:
@@ -901,14 +906,7 @@ def group_tagger(sid: int, shown: list, records: list, *, key: str) -> None:
     picked = _tag_photos(records, shown, key=key, field="group", blank=tr("fair.no_group"))
     if not shown:
         return
-    name = st.selectbox(
-        tr("label.group_name"),
-        store().class_groups(sid),
-        index=None,
-        accept_new_options=True,
-        placeholder=tr("collect.group_none"),
-        key=f"{key}_name",
-    )
+    name = _group_choice(sid, tr("label.group_name"), key=f"{key}_name")
     if st.button(tr("label.group_save"), key=f"{key}_save", icon="🏷️", disabled=not picked):
         store().set_group(sid, picked, name)
         tag = normalize_group(name)
