@@ -119,28 +119,8 @@ def test_english_page_names_variants_in_english(student):
 
 
 def test_student_can_experiment_with_their_own_photos(student):
-    import numpy as np
-    from test_experiments import fake_face
-
-    from edu_core.store import NewImage
-
     db, kid = student
-    rng = np.random.default_rng(5)
-    db.add_images(
-        kid.id,
-        [
-            NewImage(
-                f"own {c} {i}".encode() * 4,
-                f"{c}{i}.jpg",
-                "upload",
-                fake_face(c, rng),
-                person=f"p{i}",
-                label=c,
-            )
-            for i in range(12)
-            for c in ("joy", "sadness")
-        ],
-    )
+    _own_photos(db, kid, 12)
     at = _page(s=kid.resume_code).run()
     at.toggle(key="lab_mine").set_value(True).run()
     at.number_input(key="lab_small").set_value(3).run()
