@@ -12,7 +12,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from edu_core.faces import EYE_LEFT, EYE_RIGHT, LIPS_OUTER, Landmarker
+from edu_core.faces import Landmarker
+from edu_core.landmarks import EYE_LEFT, EYE_RIGHT, LIPS_OUTER
 
 
 def to_jpeg(img: Image.Image | np.ndarray, quality: int = 92, exif: bytes | None = None) -> bytes:

@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 
 from edu_core import faces
-from edu_core.faces import EYE_LEFT, EYE_RIGHT, FACE_OVAL, LIPS_INNER, LIPS_OUTER, CropConfig, extract
+from edu_core.faces import CropConfig, extract
+from edu_core.landmarks import EYE_LEFT, EYE_RIGHT, FACE_OVAL, LIPS_INNER, LIPS_OUTER
 from edu_core.occlusions import KINDS, occlude
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,9 +102,11 @@ def _reference_features(crop: np.ndarray, landmarks: np.ndarray, blendshapes: di
     """cover_features written plainly (whole-crop masks, np.median, np.percentile), as first fitted."""
     import cv2
 
-    from edu_core.faces import _BLENDS, _FEATURE_SIZE, _FOREHEAD_POLY, _REGIONS, CHEEKS, _disc, _scaled
-    from edu_core.faces import _patch as patch
-    from edu_core.faces import _polygon_mask as poly
+    from edu_core.facecover import _BLENDS, _FEATURE_SIZE, _REGIONS, _disc, _scaled
+    from edu_core.facecover import _patch as patch
+    from edu_core.facecover import _polygon_mask as poly
+    from edu_core.landmarks import CHEEKS
+    from edu_core.landmarks import FOREHEAD_POLY as _FOREHEAD_POLY
 
     p = landmarks[:, :2].astype(np.float32)
     if crop.shape[0] != _FEATURE_SIZE:
@@ -194,7 +197,7 @@ def test_cover_features_equal_their_plain_definition(landmarker, kind):
 
 @pytest.mark.parametrize("n", [0, 1, 2, 7, 50, 5701])
 def test_partial_sort_statistics_match_numpy(n):
-    from edu_core.faces import _median_rows, _percentiles
+    from edu_core.facecover import _median_rows, _percentiles
 
     v = np.random.default_rng(n).normal(size=(n, 3)).astype(np.float32)
     with warnings.catch_warnings():  # np.median warns on an empty array and answers nan, as we do
