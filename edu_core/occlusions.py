@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
+
+from edu_core import landmarks as mesh  # MediaPipe's index tables, read on first use
 
 #: What each kind of occluder covers: the reason code the face gate must answer with.
 KINDS: dict[str, str] = {
@@ -32,12 +35,6 @@ KINDS: dict[str, str] = {
     "mask_on_chin": "ok",
 }
 
-FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
-             152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)  # fmt: skip
-# the lower half of the oval, from the right ear (image left) round the chin to the left ear
-_JAW = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454)
-_RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
-_LEFT_EYE = (362, 382, 381, 380, 374, 373, 390, 249, 263, 466, 388, 387, 386, 385, 384, 398)
 
 _MASK_COLOURS = (
     (236, 238, 240),  # white
@@ -63,8 +60,6 @@ def _face_scale(lm: np.ndarray) -> float:
 
 
 def _poly_alpha(shape: tuple[int, int], polys: list[np.ndarray], feather: float) -> np.ndarray:
-    import cv2
-
     alpha = np.zeros(shape, np.float32)
     for p in polys:
         cv2.fillPoly(alpha, [np.round(p).astype(np.int32)], 1.0, lineType=cv2.LINE_AA)
@@ -80,8 +75,6 @@ def _is_grey(rgb: np.ndarray) -> bool:
 
 def _sharpness_sigma(rgb: np.ndarray, lm: np.ndarray) -> float:
     """How soft the photo is around the face, as a Gaussian sigma to give the occluder."""
-    import cv2
-
     x0, y0 = np.maximum(0, lm[:, :2].min(0)).astype(int)
     x1, y1 = lm[:, :2].max(0).astype(int)
     grey = cv2.cvtColor(rgb[y0 : y1 + 1, x0 : x1 + 1], cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -104,8 +97,6 @@ def _composite(
     shade: float = 0.7,
 ) -> np.ndarray:
     """Lay ``layer`` (float RGB) over ``rgb`` with ``alpha``, lit and blurred like the photo."""
-    import cv2
-
     img = rgb.astype(np.float32)
     luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     scale = _face_scale(lm)
@@ -134,8 +125,6 @@ def _composite(
 
 def _print_pattern(h: int, w: int, base: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray:
     """A mask's fabric: plain, stripes, dots, checks or blotches of a second colour."""
-    import cv2
-
     layer = np.broadcast_to(base, (h, w, 3)).astype(np.float32).copy()
     kind = rng.choice(["plain", "plain", "stripes", "dots", "checks", "blotches"])
     if kind == "plain":
@@ -182,8 +171,8 @@ def _mask_polygon(lm: np.ndarray, top: str, rng: np.random.Generator) -> np.ndar
         cheeks = (_lerp(p[172], p[150], 0.2), _lerp(p[397], p[379], 0.2))
     top_edge = [sides[0], cheeks[0], nose, cheeks[1], sides[1]]
     start = {"nose": 0, "below_nose": 2, "chin": 4}[top]
-    jaw = _pts(lm, _JAW[start : len(_JAW) - start])[::-1]
-    centre = p[list(_JAW)].mean(0)
+    jaw = _pts(lm, mesh.JAW[start : len(mesh.JAW) - start])[::-1]
+    centre = p[list(mesh.JAW)].mean(0)
     hang = rng.uniform(0.04, 0.12) * scale
     # the fabric stands off the jaw and hangs below the chin
     jaw = (
@@ -199,8 +188,6 @@ def _mask_polygon(lm: np.ndarray, top: str, rng: np.random.Generator) -> np.ndar
 
 def mask(rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator, *, top: str = "nose") -> np.ndarray:
     """A surgical, cloth or KF94 mask; ``top`` is ``"nose"`` (worn), ``"below_nose"`` or ``"chin"``."""
-    import cv2
-
     h, w = rgb.shape[:2]
     scale = _face_scale(lm)
     poly = _mask_polygon(lm, top, rng)
@@ -253,7 +240,7 @@ def _lens_polys(lm: np.ndarray, rng: np.random.Generator, shape: str) -> list[np
     p = np.asarray(lm, np.float32)[:, :2]
     polys = []
     grow = rng.uniform(1.0, 1.25)
-    for eye, brow in ((_RIGHT_EYE, (70, 63, 105, 66, 107)), (_LEFT_EYE, (300, 293, 334, 296, 336))):
+    for eye, brow in ((mesh.EYE_RIGHT, mesh.BROW_RIGHT_UPPER), (mesh.EYE_LEFT, mesh.BROW_LEFT_UPPER)):
         e = p[list(eye)]
         c = e.mean(0)
         half_w = (e[:, 0].max() - e[:, 0].min()) * 0.5 * 1.55 * grow
@@ -276,8 +263,6 @@ def glasses(
     rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator, *, darkness: float = 0.9
 ) -> np.ndarray:
     """Sunglasses (``darkness`` ~0.9) or tinted glasses (~0.6): lenses, frame, bridge and a glint."""
-    import cv2
-
     h, w = rgb.shape[:2]
     scale = _face_scale(lm)
     polys = _lens_polys(lm, rng, rng.choice(["round", "square"]))
@@ -329,8 +314,6 @@ def _skin_colour(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
 
 def _hand_alpha(shape: tuple[int, int], lm: np.ndarray, rng: np.random.Generator, target: str):
     """A palm and four fingers laid across the mouth (from below) or across both eyes (from the side)."""
-    import cv2
-
     p = np.asarray(lm, np.float32)[:, :2]
     scale = _face_scale(lm)
     h, w = shape
@@ -439,8 +422,6 @@ def cap_brim(rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator) -> np.nd
 
 def fringe(rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A heavy fringe of hair hanging over both eyes: dense strands of one hair colour."""
-    import cv2
-
     p = np.asarray(lm, np.float32)[:, :2]
     h, w = rgb.shape[:2]
     scale = _face_scale(lm)
