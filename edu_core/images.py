@@ -107,22 +107,17 @@ def read_bytes(
 
 
 def _exif_orientation(im: Image.Image) -> int:
+    """The EXIF (or XMP) orientation Pillow reads, 1 when it is missing, out of range or unreadable.
+
+    HEIC needs nothing special: libheif already turns the picture upright while decoding and
+    pillow-heif then resets the EXIF orientation to 1 (keeping the original in
+    ``info["original_orientation"]``), so a HEIC photo is never turned twice and reports 1 here.
+    """
     try:
         value = im.getexif().get(0x0112, 1)
     except Exception:  # noqa: BLE001 - corrupt EXIF blocks must not hide the picture
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
-_TRANSPOSE = {
-    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
-    3: (Image.Transpose.ROTATE_180,),
-    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
-    5: (Image.Transpose.TRANSPOSE,),
-    6: (Image.Transpose.ROTATE_270,),
-    7: (Image.Transpose.TRANSVERSE,),
-    8: (Image.Transpose.ROTATE_90,),
-}
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -183,6 +178,10 @@ def decode(
                 ratio = max_side / max(w, h)
                 im.draft("RGB", (max(1, int(w * ratio)), max(1, int(h * ratio))))
             im.load()
+            if orientation != 1:
+                # Pillow's own table of the eight orientations; before the colour conversion,
+                # which can drop the EXIF block (an alpha composite makes a new image).
+                ImageOps.exif_transpose(im, in_place=True)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -197,8 +196,6 @@ def decode(
         rgb_im = _to_rgb(im)
     except (OSError, ValueError) as exc:
         raise ImageError("unreadable", str(exc)) from exc
-    for op in _TRANSPOSE.get(orientation, ()):
-        rgb_im = rgb_im.transpose(op)
 
     full_w, full_h = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
     if max_side and max(rgb_im.size) > max_side * 2:
