@@ -41,6 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from edu_core.facecodec import load_npz, save_npz  # noqa: E402
 from edu_core.faces import (  # noqa: E402
     COVER_FEATURES_VERSION,
     CropConfig,
@@ -220,43 +221,6 @@ def _frame_variant(rgb: np.ndarray, lm: np.ndarray, kind: str, rng: np.random.Ge
 # --- the cache ----------------------------------------------------------------------------------
 
 
-def _save(path: Path, r: FaceResult) -> None:
-    data: dict[str, object] = {"status": r.status, "reason": r.reason or "", "detail": r.detail}
-    if r.crop is not None:
-        names = sorted(r.blendshapes)
-        data.update(
-            crop=r.crop,
-            landmarks=r.landmarks,
-            crop_box=np.array(r.crop_box),
-            blend_names=np.array(names),
-            blend=np.array([r.blendshapes[n] for n in names], np.float32),
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **data)
-    tmp.replace(path)
-
-
-def _load(path: Path) -> FaceResult | None:
-    if not path.exists():
-        return None
-    try:
-        d = np.load(path, allow_pickle=False)
-        known: dict[str, object] = {}
-        if "crop" in d:
-            known.update(
-                crop=d["crop"],
-                landmarks=d["landmarks"],
-                crop_box=tuple(int(v) for v in d["crop_box"]),
-                blendshapes={str(n): float(v) for n, v in zip(d["blend_names"], d["blend"], strict=True)},
-            )
-        return FaceResult(
-            status=str(d["status"]), reason=str(d["reason"]) or None, detail=str(d["detail"]), **known
-        )
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 _FEATURES: dict[str, dict[str, float]] = {}
 _FEATURES_DIRTY = [False]
 
@@ -368,7 +332,7 @@ def run_cases(
 ) -> None:
     todo = []
     for c in cases:
-        cached = _load(CACHE / f"{c.key}.npz") if use_cache else None
+        cached = load_npz(CACHE / f"{c.key}.npz") if use_cache else None
         if cached is not None:
             c.result = cached
         else:
@@ -387,7 +351,7 @@ def run_cases(
             with lock:
                 made.append(lm)
         c.result = extract(_jpeg(_image_for(root, c, clean_of)), NO_COVER, landmarker=lm)
-        _save(CACHE / f"{c.key}.npz", c.result)
+        save_npz(CACHE / f"{c.key}.npz", c.result)
         with lock:
             done[0] += 1
             if done[0] % 250 == 0:
