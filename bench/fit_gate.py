@@ -32,7 +32,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import realfaces as rf  # noqa: E402
 
-from edu_core.faces import COVER_FEATURES_VERSION, extract  # noqa: E402
+from edu_core.facecodec import load_npz, save_npz  # noqa: E402
+from edu_core.faces import COVER_FEATURES_VERSION, Landmarker, extract  # noqa: E402
 
 OUT = ROOT / "edu_core" / "face_gate.json"
 DEVSET_COMMITS = {
@@ -45,8 +46,6 @@ DEVSET_COMMITS = {
 
 def sample_items() -> list[tuple[str, str, object]]:
     """(expected, group, FaceResult) for the painted sample faces, extracted once and cached."""
-    from edu_core.faces import Landmarker
-
     root = ROOT / "sample_images"
     out = []
     with (root / "labels.csv").open(encoding="utf-8") as f:
@@ -60,11 +59,11 @@ def sample_items() -> list[tuple[str, str, object]]:
             path = root / row["file"]
             key = rf.hashlib.sha1(f"{rf.CACHE_VERSION}|sample|{row['file']}|{path.stat().st_size}".encode())
             cache = rf.CACHE / "samples" / f"{key.hexdigest()[:20]}.npz"
-            r = rf._load(cache)
+            r = load_npz(cache)
             if r is None:
                 lm = lm or Landmarker()
                 r = extract(path, rf.NO_COVER, landmarker=lm)
-                rf._save(cache, r)
+                save_npz(cache, r)
             out.append((expected, cache.stem, r))
     finally:
         if lm is not None:
