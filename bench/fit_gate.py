@@ -18,7 +18,6 @@ people, and at most ~2 % in any group of them, are turned away.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import json
 import sys
@@ -34,6 +33,7 @@ import realfaces as rf  # noqa: E402
 
 from edu_core.facecodec import load_npz, save_npz  # noqa: E402
 from edu_core.faces import COVER_FEATURES_VERSION, Landmarker, extract  # noqa: E402
+from edu_core.folders import read_labels  # noqa: E402
 
 OUT = ROOT / "edu_core" / "face_gate.json"
 DEVSET_COMMITS = {
@@ -48,16 +48,15 @@ def sample_items() -> list[tuple[str, str, object]]:
     """(expected, group, FaceResult) for the painted sample faces, extracted once and cached."""
     root = ROOT / "sample_images"
     out = []
-    with (root / "labels.csv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_labels(root)
     lm = None
     try:
         for row in rows:
-            expected = row["expected_reason"] or "ok"
+            expected = row.expected_reason or "ok"
             if expected not in ("ok", *rf.COVER):
                 continue
-            path = root / row["file"]
-            key = rf.hashlib.sha1(f"{rf.CACHE_VERSION}|sample|{row['file']}|{path.stat().st_size}".encode())
+            path = root / row.file
+            key = rf.hashlib.sha1(f"{rf.CACHE_VERSION}|sample|{row.file}|{path.stat().st_size}".encode())
             cache = rf.CACHE / "samples" / f"{key.hexdigest()[:20]}.npz"
             r = load_npz(cache)
             if r is None:

@@ -24,7 +24,6 @@ When the folder is absent (CI) it says so and exits 0.
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import io
 import os
@@ -51,6 +50,7 @@ from edu_core.faces import (  # noqa: E402
     decide_cover,
     extract,
 )
+from edu_core.folders import read_labels  # noqa: E402
 from edu_core.occlusions import KINDS, occlude  # noqa: E402
 
 ENV = "EXPRESSION_LAB_REALFACES"
@@ -106,25 +106,15 @@ def _notes(text: str) -> dict[str, str]:
 
 def load_rows(root: Path) -> list[Row]:
     rows = []
-    with (root / "labels.csv").open(encoding="utf-8") as f:
-        for r in csv.DictReader(f):
-            notes = _notes(r.get("notes", ""))
-            src = r["source"]
-            eth = notes.get("ethnicity") or ("Korean" if src == "kor_aihub" else "unknown")
-            age = "child" if src == "cafe_children" else "adult"
-            colour = "greyscale" if src in ("cafe_children", "lfw_mux") else "colour"
-            rows.append(
-                Row(
-                    src,
-                    r["class"],
-                    r["file"],
-                    r["person_id_if_known"] or r["file"],
-                    eth,
-                    age,
-                    colour,
-                    notes.get("mouth", ""),
-                )  # fmt: skip
-            )
+    for r in read_labels(root):
+        notes = _notes(r.extra.get("notes", ""))
+        src = r.source or ""
+        eth = notes.get("ethnicity") or ("Korean" if src == "kor_aihub" else "unknown")
+        age = "child" if src == "cafe_children" else "adult"
+        colour = "greyscale" if src in ("cafe_children", "lfw_mux") else "colour"
+        rows.append(
+            Row(src, r.label or "", r.file, r.person or r.file, eth, age, colour, notes.get("mouth", ""))
+        )
     return rows
 
 

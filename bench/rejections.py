@@ -12,7 +12,6 @@ Prints a Markdown table for README.
 
 from __future__ import annotations
 
-import csv
 import sys
 from collections import Counter
 from pathlib import Path
@@ -23,6 +22,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import face_variants as fv  # noqa: E402
 
 from edu_core.faces import REASONS, extract_many  # noqa: E402
+from edu_core.folders import read_labels  # noqa: E402
 
 
 def portrait_cases() -> list[tuple[str, bytes]]:
@@ -53,12 +53,9 @@ def portrait_cases() -> list[tuple[str, bytes]]:
 def sample_cases() -> list[tuple[str, Path]]:
     root = ROOT / "sample_images"
     cases: list[tuple[str, Path]] = []
-    labels = root / "labels.csv"
-    if labels.exists():
-        with labels.open(encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                expected = row.get("expected_reason") or "ok"
-                cases.append((expected, root / row["file"]))
+    rows = read_labels(root)
+    if rows:
+        cases += [(row.expected_reason or "ok", root / row.file) for row in rows]
     else:
         for p in sorted((root / "rejects").glob("*/*.jpg")):
             cases.append((p.parent.name, p))

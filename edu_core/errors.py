@@ -30,6 +30,12 @@ class ModelFileError(EduError):
     code = "model_missing"
 
 
+class FolderError(EduError):
+    """A photo folder or its labels.csv cannot be read (edu_core.folders)."""
+
+    code = "not_found"
+
+
 class StoreError(EduError):
     """The class data store refused an operation."""
 
