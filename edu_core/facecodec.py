@@ -148,16 +148,17 @@ def to_arrays(face: FaceResult) -> dict[str, np.ndarray]:
         d["crop"] = np.asarray(face.crop, dtype=np.uint8)
     if face.landmarks is not None:
         d["landmarks"] = np.asarray(face.landmarks, dtype=np.float32)
-    if face.blendshapes:
-        names = sorted(face.blendshapes)
-        d["blend_names"] = np.array(names)
-        d["blend_values"] = np.array([face.blendshapes[n] for n in names], dtype=np.float32)
+    # MediaPipe's scores are float32 already; quality numbers are ours, in float64
+    for prefix, scores, dtype in (
+        ("blend", face.blendshapes, np.float32),
+        ("quality", face.quality, np.float64),
+    ):
+        if scores:
+            names = sorted(scores)
+            d[f"{prefix}_names"] = np.array(names)
+            d[f"{prefix}_values"] = np.array([scores[n] for n in names], dtype=dtype)
     if face.pose is not None:
         d["pose"] = np.array(face.pose, dtype=np.float64)
-    if face.quality:
-        names = sorted(face.quality)
-        d["quality_names"] = np.array(names)
-        d["quality_values"] = np.array([face.quality[n] for n in names], dtype=np.float64)
     return d
 
 
