@@ -523,6 +523,15 @@ def test_read_only_and_full_disk_reason_codes(store: Store, tmp_path: Path) -> N
         conn.close()
 
 
+def test_a_taken_join_code_is_drawn_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The UNIQUE violation is recognised by SQLite's result code, so the store retries instead of failing.
+    codes = iter(["AAAAAA", "AAAAAA", "BBBBBB"])
+    monkeypatch.setattr("edu_core.store.access._code", lambda length: next(codes))
+    first, _ = store.create_class("a", "1234")
+    second, _ = store.create_class("b", "1234")
+    assert (first.join_code, second.join_code) == ("AAAAAA", "BBBBBB")
+
+
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     root = ["--root", str(tmp_path / "cli"), "--json"]
     assert store_mod.main([*root, "create-class", "--name", "3반", "--pin", "1234"]) == 0

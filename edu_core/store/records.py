@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, TypeVar
 
 from edu_core.faces import FaceResult
 
@@ -180,92 +181,51 @@ IMAGE_FROM = (
 )
 
 
+T = TypeVar("T")
+
+
+def _json_tuple(text: str) -> tuple:
+    return tuple(json.loads(text))
+
+
+def _from_row(cls: type[T], row: sqlite3.Row, **parse: Callable[[Any], Any]) -> T:
+    """``cls`` with each field taken from the column of the same name; ``parse`` converts some.
+
+    A field with a default may be missing from the row; a required one missing is a ``TypeError``.
+    """
+    columns = set(row.keys())
+    values = {f.name: row[f.name] for f in fields(cls) if f.name in columns}
+    for name, convert in parse.items():
+        if name in values:
+            values[name] = convert(values[name])
+    return cls(**values)
+
+
 def class_record(row: sqlite3.Row) -> ClassRecord:
     """A :class:`ClassRecord` from a row of :data:`CLASS_COLUMNS`."""
-    return ClassRecord(
-        id=row["id"],
-        name=row["name"],
-        join_code=row["join_code"],
-        labels=tuple(json.loads(row["labels"])),
-        display_names=json.loads(row["display_names"]),
-        retention_days=row["retention_days"],
-        created_at=row["created_at"],
-    )
+    return _from_row(ClassRecord, row, labels=_json_tuple, display_names=json.loads)
 
 
 def student_record(row: sqlite3.Row) -> StudentRecord:
     """A :class:`StudentRecord` from a row of :data:`STUDENT_COLUMNS`."""
-    return StudentRecord(
-        id=row["id"],
-        class_id=row["class_id"],
-        nickname=row["nickname"],
-        resume_code=row["resume_code"],
-        pool_consent=bool(row["pool_consent"]),
-        created_at=row["created_at"],
-    )
+    return _from_row(StudentRecord, row, pool_consent=bool)
 
 
 def image_record(row: sqlite3.Row) -> ImageRecord:
     """An :class:`ImageRecord` from a row of :data:`IMAGE_COLUMNS`."""
-    return ImageRecord(
-        id=row["id"],
-        student_id=row["student_id"],
-        class_id=row["class_id"],
-        sha=row["sha"],
-        ext=row["ext"],
-        filename=row["filename"],
-        source=row["source"],
-        status=row["status"],
-        reason=row["reason"],
-        label=row["label"],
-        injected=bool(row["injected"]),
-        person=row["person"],
-        group=row["group"],
-        crop_sha=row["crop_sha"],
-        created_at=row["created_at"],
-        kept=bool(row["kept"]),
-        kept_accepted=bool(row["kept_accepted"]),
-    )
+    return _from_row(ImageRecord, row, injected=bool, kept=bool, kept_accepted=bool)
 
 
 def label_event(row: sqlite3.Row) -> LabelEvent:
     """A :class:`LabelEvent` from a row of :data:`LABEL_EVENT_COLUMNS`."""
-    return LabelEvent(
-        image_id=row["image_id"],
-        old_label=row["old_label"],
-        new_label=row["new_label"],
-        actor=row["actor"],
-        injected=bool(row["injected"]),
-        at=row["at"],
-    )
+    return _from_row(LabelEvent, row, injected=bool)
 
 
 def model_record(row: sqlite3.Row) -> ModelRecord:
     """A :class:`ModelRecord` from a row of :data:`MODEL_COLUMNS`."""
-    return ModelRecord(
-        id=row["id"],
-        class_id=row["class_id"],
-        student_id=row["student_id"],
-        name=row["name"],
-        kind=row["kind"],
-        labels=tuple(json.loads(row["labels"])),
-        config=json.loads(row["config"]),
-        file_sha=row["file_sha"],
-        created_at=row["created_at"],
-    )
+    return _from_row(ModelRecord, row, labels=_json_tuple, config=json.loads)
 
 
 def run_record(row: sqlite3.Row) -> RunRecord:
     """A :class:`RunRecord` from a row of :data:`RUN_COLUMNS`."""
-    return RunRecord(
-        id=row["id"],
-        class_id=row["class_id"],
-        student_id=row["student_id"],
-        model_id=row["model_id"],
-        split_id=row["split_id"],
-        status=row["status"],
-        config=json.loads(row["config"]),
-        metrics=json.loads(row["metrics"]),
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-    )
+    return _from_row(RunRecord, row, config=json.loads, metrics=json.loads)

@@ -23,6 +23,8 @@ def _load() -> tuple[str, ...]:
         if not f.name.startswith(f"{number:04d}_"):
             raise RuntimeError(f"migration {f.name} is out of sequence: expected {number:04d}_….sql")
         steps.append(f.read_text(encoding="utf-8"))
+    if not steps:  # an install that left the package data out would otherwise make empty databases
+        raise RuntimeError(f"no migration .sql files next to {__file__}")
     return tuple(steps)
 
 
