@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -361,6 +362,45 @@ def test_older_data_folder_gains_the_kept_photos_table(tmp_path: Path) -> None:
     assert again.list_images(again.join(klass.id, "x").id) == []
 
 
+def test_first_schema_database_migrates_to_the_newest(tmp_path: Path) -> None:
+    """A data folder made by the very first release (user_version 1) opens and gains every later step."""
+    from edu_core.store.migrations import MIGRATIONS, statements
+
+    (tmp_path / "d").mkdir()
+    conn = sqlite3.connect(tmp_path / "d" / "lab.sqlite3", isolation_level=None)
+    for statement in statements(MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO classes(id, name, join_code, labels, pin_salt, pin_hash, created_at) "
+        "VALUES (1, 'old', 'ABCDEF', '[\"joy\", \"anger\"]', x'00', x'00', 0)"
+    )
+    conn.execute(
+        "INSERT INTO students(id, class_id, nickname, resume_code, created_at) VALUES (1, 1, 'a', 'R1', 0)"
+    )
+    conn.execute("INSERT INTO runs(id, class_id, student_id, started_at) VALUES (1, 1, 1, 0)")
+    conn.close()
+    db = Store(tmp_path / "d", FAST)
+    assert db.schema_version() == SCHEMA_VERSION
+    assert db.get_class(1).labels == ("joy", "anger") and db.resume("R1").nickname == "a"
+    assert db.list_images(1) == [] and db.check().ok  # kept_faces (step 3) is there
+    # step 2's runner column: a run from before it has no process that could still train it
+    assert db.recover().interrupted_runs == (1,)
+    assert db.run(1, 1).status == "failed"
+
+
+def test_migration_statements_keep_semicolons_in_strings_and_comments() -> None:
+    from edu_core.store.migrations import statements
+
+    script = "-- one; two\nCREATE TABLE a(x TEXT DEFAULT ';');\n/* three; */ CREATE TABLE b(y);\n-- end;\n"
+    assert [s.splitlines()[-1] for s in statements(script)] == [
+        "CREATE TABLE a(x TEXT DEFAULT ';');",
+        "/* three; */ CREATE TABLE b(y);",
+    ]
+    with pytest.raises(ValueError, match="unfinished"):
+        statements("CREATE TABLE c(z TEXT DEFAULT 'open")
+
+
 def test_delete_my_photos_removes_rows_and_files(store: Store, lesson) -> None:
     _, _, a, b = lesson
     mine = [
@@ -448,14 +488,48 @@ def test_orphans_are_found_and_repaired(store: Store, lesson) -> None:
     assert store.check(grace_s=0).missing_files == (f"{rec.sha}.{rec.ext}",)
 
 
-def test_read_only_and_full_disk_reason_codes(store: Store) -> None:
+def _sqlite_error(conn: sqlite3.Connection, sql: str) -> sqlite3.Error:
+    with pytest.raises(sqlite3.Error) as err:
+        conn.execute(sql)
+    return err.value
+
+
+def test_read_only_and_full_disk_reason_codes(store: Store, tmp_path: Path) -> None:
     assert store_mod._translate(OSError(28, "No space left")).code == "disk_full"
     assert store_mod._translate(OSError(30, "Read-only file system")).code == "read_only"
-    assert store_mod._translate(sqlite3.OperationalError("database or disk is full")).code == "disk_full"
+    # Real SQLite failures, told apart by their result code (sqlite_errorcode), not their text.
+    full = sqlite3.connect(tmp_path / "full.sqlite3", isolation_level=None)
+    full.execute("CREATE TABLE t(x BLOB)")
+    full.execute("PRAGMA max_page_count = 3")
     assert (
-        store_mod._translate(sqlite3.OperationalError("attempt to write a readonly database")).code
-        == "read_only"
+        store_mod._translate(_sqlite_error(full, "INSERT INTO t VALUES (zeroblob(100000))")).code
+        == "disk_full"
     )
+    ro = sqlite3.connect(f"file:{tmp_path / 'full.sqlite3'}?mode=ro", uri=True)
+    assert store_mod._translate(_sqlite_error(ro, "INSERT INTO t VALUES (1)")).code == "read_only"
+    holder = sqlite3.connect(tmp_path / "busy.sqlite3", isolation_level=None)
+    holder.execute("CREATE TABLE t(x)")
+    holder.execute("BEGIN IMMEDIATE")
+    waiter = sqlite3.connect(tmp_path / "busy.sqlite3", timeout=0, isolation_level=None)
+    assert store_mod._translate(_sqlite_error(waiter, "BEGIN IMMEDIATE")).code == "busy"
+    (tmp_path / "junk.sqlite3").write_bytes(b"this is not a database file at all" * 100)
+    junk = sqlite3.connect(tmp_path / "junk.sqlite3")
+    assert store_mod._translate(_sqlite_error(junk, "SELECT * FROM sqlite_master")).code == "corrupt"
+    unique = sqlite3.connect(":memory:")
+    unique.execute("CREATE TABLE t(x UNIQUE)")
+    unique.execute("INSERT INTO t VALUES (1)")
+    assert store_mod._translate(_sqlite_error(unique, "INSERT INTO t VALUES (1)")).code == "store_error"
+    for conn in (full, ro, holder, waiter, junk, unique):
+        conn.close()
+
+
+def test_a_taken_join_code_is_drawn_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The UNIQUE violation is recognised by SQLite's result code, so the store retries instead of failing.
+    codes = iter(["AAAAAA", "AAAAAA", "BBBBBB"])
+    monkeypatch.setattr("edu_core.store.access._code", lambda length: next(codes))
+    first, _ = store.create_class("a", "1234")
+    second, _ = store.create_class("b", "1234")
+    assert (first.join_code, second.join_code) == ("AAAAAA", "BBBBBB")
 
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -508,7 +582,7 @@ def test_full_disk_leaves_nothing_half_written(store: Store, lesson, monkeypatch
     def no_space(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store_mod.os, "fsync", no_space)
+    monkeypatch.setattr(os, "fsync", no_space)
     with pytest.raises(StoreError) as err:
         store.add_image(a.id, photo(2), filename="2.jpg", source="upload", face=face(2), label="joy")
     assert err.value.code == "disk_full"
