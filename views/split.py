@@ -2,13 +2,11 @@
 
 import streamlit as st
 
-from edu_core import charts, dataset
 from edu_core.errors import EduError
-from webui.common import lang, renamed, show_error, tr
-from webui.figures import figure
-from webui.photos import face_gallery
+from webui.common import show_error, tr
 from webui.resources import store
 from webui.session import page_header, require_student
+from webui.split import split_summary
 
 page_header("split.title", "4_model")
 sid = require_student()
@@ -38,27 +36,5 @@ if split_col.button(tr("split.button"), type="primary", icon="✂️", width="st
 splits = db.list_splits(sid)
 if not splits:
     st.stop()
-split = splits[-1]
-by_id = {r.id: r for r in records}
-train = [by_id[i] for i in split.train_ids if i in by_id]
-test = [by_id[i] for i in split.test_ids if i in by_id]
-st.subheader(tr("split.summary", total=len(train) + len(test), train=len(train), test=len(test)))
-if split.by_person:
-    people = {dataset.person_key(r) for r in train + test}
-    if len(people) < 2:
-        st.warning(tr("split.one_person"), icon="👤")
-    elif not test:
-        st.warning(tr("split.few_people", n=len(people)), icon="👤")
-fig = figure(
-    charts.split_bars,
-    dataset.class_counts(train, classes),
-    dataset.class_counts(test, classes),
-    classes=classes,
-    lang=lang(),
-    renamed=renamed(),
-    title=tr("split.chart"),
-)
-st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None)
-st.subheader(f"{tr('split.test')} ({len(test)})")
-face_gallery(sid, test, show_box=False, key="test_gallery")
+split_summary(sid, splits[-1], records, classes)
 st.page_link("views/train.py", label=tr("common.next", page=tr("nav.train")), icon="➡️")

@@ -2,23 +2,20 @@
 
 import streamlit as st
 
-from edu_core import dataset
-from edu_core.errors import EduError
-from edu_core.train import TrainConfig
-from webui.common import flash, show_error, show_flashes, tr
+from webui.common import show_flashes, tr
 from webui.fairness import class_fairness
-from webui.resources import device_info, store
+from webui.resources import store
 from webui.session import page_header
 from webui.teacher import (
     class_overview,
-    import_upload,
+    files_panel,
     join_qr,
     kept_review,
     logout_teacher,
-    model_zip,
+    pool_panel,
     teacher_gate,
+    wipe_panel,
 )
-from webui.train import class_models, latest_job, start_training, training_monitor, training_result
 
 page_header("teacher.title")
 session = teacher_gate()
@@ -26,14 +23,6 @@ db = store()
 klass = db.get_class(session.class_id)
 st.markdown(f"## {klass.name} · {tr('teacher.join_code', code=klass.join_code)}")
 st.button(tr("teacher.logout"), on_click=logout_teacher, key="teacher_logout")
-
-
-def _wipe() -> None:
-    # A callback runs before the page is drawn, so every tab already shows the emptied class.
-    n = db.wipe_class(session, keep_class=True)
-    st.session_state["wipe_ok"] = False
-    flash(tr("teacher.wiped", n=n), icon="🗑️")
-
 
 # Actions below rerun the page so the tabs drawn before them show their result; their
 # messages come back here.
@@ -58,64 +47,8 @@ with overview_tab:
 with join_tab:
     join_qr(klass.join_code)
 with pool_tab:
-    pool = db.pool(session)
-    st.write(tr("teacher.pool", n=len(pool)))
-    if st.button(tr("teacher.merge_button"), icon="🧺", disabled=len(pool) < 2):
-        try:
-            split = db.make_split(session, test_ratio=0.2, seed=0)
-            st.success(tr("teacher.merged", students=len({r.student_id for r in pool}), n=len(pool)))
-        except (EduError, ValueError):
-            st.warning(tr("split.need_labels"))
-    splits = db.list_splits(session)
-    job = latest_job(session)
-    busy = job is not None and job.state in ("queued", "running")
-    kind = "cnn" if device_info()["kind"] == "gpu" else "pieces"  # the GPU makes the CNN worth it
-    if splits and st.button(tr("teacher.train_class"), type="primary", icon="🏋️", disabled=busy):
-        start_training(session, splits[-1], kind, TrainConfig())
-        st.rerun()
-    if busy:
-        training_monitor(session)
-    else:
-        training_result(session)
+    pool_panel(session)
 with files_tab:
-    if db.list_splits(session):
-        latest = db.list_splits(session)[-1].id
-        st.download_button(
-            tr("teacher.export_data"), lambda: dataset.export_zip(db, session, split_id=latest),
-            file_name=f"expression-lab-{klass.join_code}-data.zip", mime="application/zip", icon="📦",
-        )  # fmt: skip
-    models = class_models(session)
-    if models:
-        st.download_button(
-            tr("teacher.export_model"), lambda: model_zip(session, models[-1].id),
-            file_name=f"expression-lab-{klass.join_code}-model.zip", mime="application/zip", icon="🧠",
-        )  # fmt: skip
-    else:
-        st.caption(tr("teacher.no_model"))
-    upload = st.file_uploader(tr("teacher.import"), type=["zip", "pt"], key="teacher_import")
-    if upload is not None and st.button(tr("teacher.import"), key="do_import"):
-        try:
-            done = import_upload(session, upload.name, upload.getvalue())
-        except EduError as exc:
-            show_error(exc)
-        else:
-            if done:
-                flash(done, icon="📦")
-                st.rerun()
+    files_panel(session, klass)
 with wipe_tab:
-    days = st.number_input(
-        tr("teacher.retention"),
-        0,
-        3650,
-        klass.retention_days or 0,
-        help=tr("teacher.retention_keep"),
-        key="retention_days",
-    )
-    if st.button(tr("teacher.retention_button"), key="save_retention") and days != (
-        klass.retention_days or 0
-    ):
-        db.set_retention(session, int(days) or None)
-        st.success(tr("teacher.retention_saved", days=int(days)) if days else tr("teacher.retention_off"))
-    st.warning(tr("teacher.wipe_confirm"), icon="⚠️")
-    if st.checkbox(tr("teacher.wipe_check"), key="wipe_ok"):
-        st.button(tr("teacher.wipe_button"), type="primary", icon="🗑️", on_click=_wipe)
+    wipe_panel(session, klass)

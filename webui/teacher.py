@@ -8,14 +8,16 @@ from typing import Any
 import segno
 import streamlit as st
 
-from edu_core import archive, brake, charts, i18n, ingest
+from edu_core import archive, brake, charts, dataset, i18n, ingest
 from edu_core.errors import EduError
 from edu_core.netinfo import lan_address
 from edu_core.store import SOLO_JOIN_CODE
-from webui.common import MODE_KEY, lang, renamed, run_with_progress, show_error, tr
+from edu_core.train import TrainConfig
+from webui.common import MODE_KEY, flash, lang, renamed, run_with_progress, show_error, tr
 from webui.evaluate import run_metrics
-from webui.resources import _password_failures, landmarker_pool, store
+from webui.resources import _password_failures, device_info, landmarker_pool, store
 from webui.session import RESUME_WINDOW_S
+from webui.train import class_models, latest_job, start_training, training_monitor, training_result
 
 #: Wrong teacher passwords, the same way (only teachers type it, so the server allows fewer).
 PASSWORD_SESSION_TRIES = 5
@@ -248,3 +250,84 @@ def import_upload(session: Any, name: str, data: bytes) -> str | None:
 def model_zip(viewer: Any, model_id: int) -> bytes:
     """A model as a zip: the checkpoint plus a small JSON card (name, classes, test figures)."""
     return archive.model_zip(store(), viewer, model_id, metrics=run_metrics(viewer, model_id))
+
+
+def pool_panel(session: Any) -> None:
+    """The class pool: merge the shared photos into one split and train the class's model on it."""
+    db = store()
+    pool = db.pool(session)
+    st.write(tr("teacher.pool", n=len(pool)))
+    if st.button(tr("teacher.merge_button"), icon="🧺", disabled=len(pool) < 2):
+        try:
+            db.make_split(session, test_ratio=0.2, seed=0)
+            st.success(tr("teacher.merged", students=len({r.student_id for r in pool}), n=len(pool)))
+        except (EduError, ValueError):
+            st.warning(tr("split.need_labels"))
+    splits = db.list_splits(session)
+    job = latest_job(session)
+    busy = job is not None and job.state in ("queued", "running")
+    kind = "cnn" if device_info()["kind"] == "gpu" else "pieces"  # the GPU makes the CNN worth it
+    if splits and st.button(tr("teacher.train_class"), type="primary", icon="🏋️", disabled=busy):
+        start_training(session, splits[-1], kind, TrainConfig())
+        st.rerun()
+    if busy:
+        training_monitor(session)
+    else:
+        training_result(session)
+
+
+def files_panel(session: Any, klass: Any) -> None:
+    """Download the class's data set and model, import a zip or a model file."""
+    db = store()
+    if db.list_splits(session):
+        latest = db.list_splits(session)[-1].id
+        st.download_button(
+            tr("teacher.export_data"), lambda: dataset.export_zip(db, session, split_id=latest),
+            file_name=f"expression-lab-{klass.join_code}-data.zip", mime="application/zip", icon="📦",
+        )  # fmt: skip
+    models = class_models(session)
+    if models:
+        st.download_button(
+            tr("teacher.export_model"), lambda: model_zip(session, models[-1].id),
+            file_name=f"expression-lab-{klass.join_code}-model.zip", mime="application/zip", icon="🧠",
+        )  # fmt: skip
+    else:
+        st.caption(tr("teacher.no_model"))
+    upload = st.file_uploader(tr("teacher.import"), type=["zip", "pt"], key="teacher_import")
+    if upload is not None and st.button(tr("teacher.import"), key="do_import"):
+        try:
+            done = import_upload(session, upload.name, upload.getvalue())
+        except EduError as exc:
+            show_error(exc)
+        else:
+            if done:
+                flash(done, icon="📦")
+                st.rerun()
+
+
+def _wipe(session: Any) -> None:
+    # A callback runs before the page is drawn, so every tab already shows the emptied class.
+    n = store().wipe_class(session, keep_class=True)
+    st.session_state["wipe_ok"] = False
+    flash(tr("teacher.wiped", n=n), icon="🗑️")
+
+
+def wipe_panel(session: Any, klass: Any) -> None:
+    """How long photos are kept, and emptying the class."""
+    db = store()
+    days = st.number_input(
+        tr("teacher.retention"),
+        0,
+        3650,
+        klass.retention_days or 0,
+        help=tr("teacher.retention_keep"),
+        key="retention_days",
+    )
+    if st.button(tr("teacher.retention_button"), key="save_retention") and days != (
+        klass.retention_days or 0
+    ):
+        db.set_retention(session, int(days) or None)
+        st.success(tr("teacher.retention_saved", days=int(days)) if days else tr("teacher.retention_off"))
+    st.warning(tr("teacher.wipe_confirm"), icon="⚠️")
+    if st.checkbox(tr("teacher.wipe_check"), key="wipe_ok"):
+        st.button(tr("teacher.wipe_button"), type="primary", icon="🗑️", on_click=_wipe, args=(session,))
