@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from edu_core import experiments as ex  # light: its torch and plotly parts load lazily
-from edu_core import i18n
+from edu_core import fairness, i18n
 from edu_core.errors import EduError
 from webui.common import class_name, lang, renamed, tr
 from webui.fairness import fairness_view, last_test_hits
@@ -259,8 +259,6 @@ def lab_show(result: ex.ExperimentResult) -> None:
 
 def lab_fairness(sid: int) -> None:
     """Lab section: the student's own photos per group (the gate, and their last model's test)."""
-    from edu_core import fairness
-
     st.subheader(tr("fair.title"))
     hits = last_test_hits(sid)
     rows = fairness.group_table(store().list_images(sid), hits)
