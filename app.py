@@ -4,11 +4,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from edu_core import ui
+from webui.common import tr
+from webui.session import bootstrap, run_page, sidebar
 
 st.set_page_config(page_title="표정 실험실 · Expression Lab", page_icon="🙂", layout="wide")
 HERE = Path(__file__).resolve().parent
-ui.bootstrap()
+bootstrap()
 
 PAGES = [
     ("views/home.py", "nav.home", "🏠", "home"),
@@ -23,10 +24,10 @@ PAGES = [
 ]
 nav = st.navigation(
     [
-        st.Page(path, title=ui.tr(key), icon=icon, url_path=url, default=(url == "home"))
+        st.Page(path, title=tr(key), icon=icon, url_path=url, default=(url == "home"))
         for path, key, icon, url in PAGES
         if (HERE / path).is_file()
     ]
 )
-ui.sidebar()
-ui.run_page(nav)
+sidebar()
+run_page(nav)

@@ -192,15 +192,15 @@ def test_a_photo_over_its_limit_is_refused_with_a_sentence_while_teachers_get_a_
     """The server's upload limit is the teachers' (class zips, models); photos keep 25 MB, checked by us."""
     import tomllib
 
-    from edu_core import ui
+    from edu_core import ingest
     from edu_core.images import DecodeConfig
 
     server_mb = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
     assert server_mb * 1024 * 1024 > 27 * 1024 * 1024  # the 27 MB class zip of the lesson goes through
-    assert ui.PHOTO_MAX_BYTES == DecodeConfig().max_bytes == 25 * 1024 * 1024
+    assert ingest.PHOTO_MAX_BYTES == DecodeConfig().max_bytes == 25 * 1024 * 1024
     db, _, student = lab
     good = fv.to_jpeg(fv.astronaut())
-    huge = good + bytes(ui.PHOTO_MAX_BYTES)  # a real JPEG, padded past the photo limit
+    huge = good + bytes(ingest.PHOTO_MAX_BYTES)  # a real JPEG, padded past the photo limit
     at = _open("views/collect.py", s=student.resume_code)
     at.file_uploader[0].set_value([("huge.jpg", huge, "image/jpeg"), ("fine.jpg", good, "image/jpeg")])
     at.run()

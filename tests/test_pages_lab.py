@@ -228,8 +228,8 @@ def test_class_names_belong_to_each_session_and_samples_load_once(student, monke
 
     The sample faces, on the other hand, are the server's: loaded once for every session.
     """
-    from edu_core import ui
     from edu_core.i18n import class_name
+    from webui import lab
 
     db, kid = student
     other, session = db.create_class("6-2", "8642")
@@ -238,7 +238,7 @@ def test_class_names_belong_to_each_session_and_samples_load_once(student, monke
     loads = []
     real_load = ex.load_folder
     monkeypatch.setattr(ex, "load_folder", lambda *a, **k: loads.append(1) or real_load(*a, **k))
-    ui.lab_sample_data.clear()
+    lab.lab_sample_data.clear()
 
     def probe_names(at: AppTest) -> set[str]:
         assert not at.exception, at.exception

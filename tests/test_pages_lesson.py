@@ -124,7 +124,7 @@ def test_label_page_stays_on_the_chosen_view_while_moving_one_photo_at_a_time(la
     """Issue 15.10: with st.tabs the view jumped back to "no label" after every single move."""
     db, _, _, student = lab
     at = _open("views/label.py", s=student.resume_code)
-    from edu_core.ui import NO_LABEL
+    from webui.label import NO_LABEL
 
     assert at.button_group(key="label_view").value == NO_LABEL  # one photo has no label yet
     at.button_group(key="label_view").set_value("joy").run()
@@ -416,8 +416,8 @@ def test_live_training_view_shows_progress_and_can_cancel(lab):
     """A slow job (epochs paced by the test) shows its progress and curves live; *stop* ends it."""
     import threading
 
-    from edu_core import ui
     from edu_core.train import TrainingCancelled
+    from webui import resources, train
 
     db, _, _, student = lab
     db.make_split(student.id, test_ratio=0.2, seed=0)
@@ -430,8 +430,8 @@ def test_live_training_view_shows_progress_and_can_cancel(lab):
                 break
         raise TrainingCancelled()
 
-    queue = ui.training_queue()  # the server-wide queue the pages use
-    job = queue.submit_call(slow, total_epochs=10, owner=ui.owner_of(student.id))
+    queue = resources.training_service()  # the server-wide queue the pages use
+    job = queue.submit_call(slow, total_epochs=10, owner=train.owner_of(student.id))
     try:
         deadline = time.monotonic() + 10
         while not job.history and time.monotonic() < deadline:

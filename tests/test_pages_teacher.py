@@ -19,13 +19,13 @@ PASSWORD = "door-of-the-staff-room"
 
 @pytest.fixture()
 def data_dir(tmp_path, monkeypatch):
-    from edu_core import ui
+    from webui import resources
 
     monkeypatch.setenv("EXPRESSION_LAB_DATA", str(tmp_path / "lab"))
     monkeypatch.setenv("EXPRESSION_LAB_TEACHER_PASSWORD", PASSWORD)
-    ui._password_failures.clear()  # the server-wide brake is per process: start each test clean
+    resources._password_failures.clear()  # the server-wide brake is per process: start each test clean
     yield tmp_path / "lab"
-    ui._password_failures.clear()
+    resources._password_failures.clear()
 
 
 def _enter_password(at: AppTest, password: str) -> AppTest:
@@ -340,35 +340,35 @@ def test_every_teacher_action_needs_the_server_password(data_dir):
 
 
 def test_wrong_passwords_are_braked_per_browser_and_per_server(data_dir, monkeypatch):
-    from edu_core import ui
+    from webui import resources, teacher
 
     at = _teacher_page(password=None)
-    for _ in range(ui.PASSWORD_SESSION_TRIES):
+    for _ in range(teacher.PASSWORD_SESSION_TRIES):
         _enter_password(at, "guess-guess")
         assert reason_message("bad_password") in [e.value for e in at.error]
     _enter_password(at, PASSWORD)  # even the right one waits for the minute
     assert reason_message("password_wait") in [e.value for e in at.error]
     assert not any(w.key == "new_class_name" for w in at.text_input)
 
-    ui._password_failures.clear()
-    monkeypatch.setattr(ui, "PASSWORD_SERVER_TRIES", 3)
+    resources._password_failures.clear()
+    monkeypatch.setattr(teacher, "PASSWORD_SERVER_TRIES", 3)
     for _ in range(3):  # a guesser opening a fresh tab for every try
         _teacher_page("guess-guess")
     at = _teacher_page(PASSWORD)
     assert reason_message("password_wait") in [e.value for e in at.error]
-    ui._password_failures.clear()  # the minute passes
+    resources._password_failures.clear()  # the minute passes
     at = _teacher_page(PASSWORD)
     assert not at.error and at.text_input(key="new_class_name") is not None
 
 
 def test_first_start_makes_a_password_and_a_reset_closes_open_teacher_pages(data_dir, monkeypatch, capsys):
-    from edu_core import ui
     from edu_core.store import main, open_store
+    from webui import resources
 
     monkeypatch.delenv("EXPRESSION_LAB_TEACHER_PASSWORD")
     db = open_store(data_dir)
     klass, _ = db.create_class("6-1", "4321")
-    ui._store_at.clear()  # a fresh server
+    resources._store_at.clear()  # a fresh server
     at = _teacher_page(password=None)
     printed = capsys.readouterr().out
     password = next(line.split(": ", 1)[1] for line in printed.splitlines() if "Teacher password" in line)
@@ -379,7 +379,7 @@ def test_first_start_makes_a_password_and_a_reset_closes_open_teacher_pages(data
     _press(at, "teacher.login_button")
     assert at.session_state["teacher_session"].class_id == klass.id
 
-    ui._store_at.clear()  # the next start prints no password again
+    resources._store_at.clear()  # the next start prints no password again
     _teacher_page(password=None)
     again = capsys.readouterr().out
     assert password not in again and "teacher-password --reset" in again
@@ -395,22 +395,22 @@ def test_first_start_makes_a_password_and_a_reset_closes_open_teacher_pages(data
 
 
 def test_a_data_folder_that_cannot_keep_a_password_still_serves_students(data_dir, monkeypatch, capsys):
-    from edu_core import ui
     from edu_core.store import StorageFull, Store
+    from webui import resources
 
     def full(self):
         raise StorageFull(detail="no space left")
 
     monkeypatch.delenv("EXPRESSION_LAB_TEACHER_PASSWORD")
     monkeypatch.setattr(Store, "ensure_teacher_password", full)
-    ui._store_at.clear()  # a fresh server start on a full disk
+    resources._store_at.clear()  # a fresh server start on a full disk
     home = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     assert not home.exception and not home.error  # the start page works
     assert "could not be stored (disk_full)" in capsys.readouterr().out
     at = _teacher_page("anything")
     assert reason_message("no_teacher_password") in [e.value for e in at.error]
     assert not any(w.key == "new_class_name" for w in at.text_input)
-    ui._store_at.clear()
+    resources._store_at.clear()
 
 
 def test_overview_counts_kept_photos_per_reason_and_the_teacher_accepts_them(data_dir):

@@ -132,18 +132,18 @@ def template(tmp_path_factory, base_face):
 @pytest.fixture()
 def world(template, tmp_path, monkeypatch):
     """A private copy of the two-student data folder, opened as the app opens it."""
-    from edu_core import ui
     from edu_core.store import open_store
+    from webui import resources
 
     root = tmp_path / "lab"
     shutil.copytree(template.root, root)
     monkeypatch.setenv("EXPRESSION_LAB_DATA", str(root))
     monkeypatch.setenv("EXPRESSION_LAB_TEACHER_PASSWORD", TEACHER_PASSWORD)
-    ui._resume_failures.clear()  # the server-wide guessing brake is per process: start each test clean
-    ui._password_failures.clear()
+    resources._resume_failures.clear()  # the server-wide guessing brake is per process: start each test clean
+    resources._password_failures.clear()
     yield dataclasses.replace(template, root=root, db=open_store(root))
-    ui._resume_failures.clear()  # and leave no wrong guesses behind for later tests
-    ui._password_failures.clear()
+    resources._resume_failures.clear()  # and leave no wrong guesses behind for later tests
+    resources._password_failures.clear()
 
 
 # --- what a browser session receives ------------------------------------------------------------
@@ -240,12 +240,12 @@ def _hostile(world: World) -> list[dict[str, str]]:
 
 
 def test_student_a_never_sees_b_through_any_page_or_url_parameter(world, media):
-    from edu_core import ui
+    from webui import resources
 
     hostile = _hostile(world)
     for page in PAGES:
         for params in hostile:
-            ui._resume_failures.clear()
+            resources._resume_failures.clear()
             media.clear()
             at = _open(page, params)
             _assert_nothing_of_b(at, world, media, f"{page} {sorted(params)} s={params['s'][:20]}")
@@ -330,12 +330,12 @@ def test_store_refuses_every_b_object_to_a(world):
 
 
 def test_wrong_resume_codes_are_braked_per_session(world):
-    from edu_core import ui
+    from webui import session
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     form_input = next(ti for ti in at.text_input if ti.label == t("home.resume_code"))
     button = next(b for b in at.button if b.label == t("home.resume_button"))
-    for k in range(ui.RESUME_SESSION_TRIES):
+    for k in range(session.RESUME_SESSION_TRIES):
         form_input.set_value(f"ZZZZZZ{k:02d}")
         button.click()
         at.run()
@@ -354,11 +354,11 @@ def test_wrong_resume_codes_are_braked_per_session(world):
 
 
 def test_wrong_resume_codes_are_braked_across_the_server(world, monkeypatch):
-    from edu_core import ui
+    from webui import resources, session
 
-    assert ui.RESUME_SERVER_TRIES == 120
-    monkeypatch.setattr(ui, "RESUME_SERVER_TRIES", 8)  # the same brake, reached in fewer page loads
-    for k in range(ui.RESUME_SERVER_TRIES):  # a guesser opening a fresh tab for every try
+    assert session.RESUME_SERVER_TRIES == 120
+    monkeypatch.setattr(session, "RESUME_SERVER_TRIES", 8)  # the same brake, reached in fewer page loads
+    for k in range(session.RESUME_SERVER_TRIES):  # a guesser opening a fresh tab for every try
         at = _open("collect", {"s": f"QQQQQQ{k:02d}"})
         assert "student_id" not in at.session_state
     at = _open("collect", {"s": world.a.resume_code})
@@ -366,7 +366,7 @@ def test_wrong_resume_codes_are_braked_across_the_server(world, monkeypatch):
     assert "student_id" not in at.session_state
     assert reason_message("resume_wait") in [e.value for e in at.error]
     assert world.a.resume_code in str(at.query_params.get("s"))  # kept: it works again after the pause
-    ui._resume_failures.clear()  # the minute passes
+    resources._resume_failures.clear()  # the minute passes
     at = _open("collect", {"s": world.a.resume_code})
     assert at.session_state["student_id"] == world.a.id
     assert "1분" in reason_message("resume_wait", "ko")

@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 import streamlit
 
-from edu_core import i18n, ui
+from edu_core import i18n
+from webui import session
 
 FRONTEND = Path(streamlit.__file__).parent / "static" / "static" / "js"
 
 
 @pytest.mark.parametrize("lang", i18n.LANGUAGES)
 def test_uploader_and_camera_get_the_apps_words(lang):
-    css = ui.widget_text_css(lang)
+    css = session.widget_text_css(lang)
     for key in ("widget.upload", "widget.take_photo", "widget.clear_photo", "widget.camera_ask"):
         assert f'"{i18n.t(key, lang)}"' in css, key
     assert i18n.t("widget.upload_limit", lang, mb=streamlit.config.get_option("server.maxUploadSize")) in css

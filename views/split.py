@@ -2,58 +2,39 @@
 
 import streamlit as st
 
-from edu_core import charts, dataset, ui
 from edu_core.errors import EduError
+from webui.common import show_error, tr
+from webui.resources import store
+from webui.session import page_header, require_student
+from webui.split import split_summary
 
-ui.page_header("split.title", "4_model")
-sid = ui.require_student()
-db = ui.store()
+page_header("split.title", "4_model")
+sid = require_student()
+db = store()
 classes = list(db.class_labels(sid))
 records = db.list_images(sid, status="ok", labelled=True)
 if len(records) < 2:
-    st.info(ui.tr("split.need_labels"), icon="🏷️")
-    st.page_link("views/label.py", label=ui.tr("nav.label"), icon="🏷️")
+    st.info(tr("split.need_labels"), icon="🏷️")
+    st.page_link("views/label.py", label=tr("nav.label"), icon="🏷️")
     st.stop()
 
-st.write(ui.tr("split.intro"))
-ratio = st.slider(ui.tr("split.ratio"), min_value=50, max_value=95, value=80, step=5, key="split_ratio")
-by_person = st.checkbox(ui.tr("split.by_person"), help=ui.tr("split.by_person_help"), key="split_by_person")
+st.write(tr("split.intro"))
+ratio = st.slider(tr("split.ratio"), min_value=50, max_value=95, value=80, step=5, key="split_ratio")
+by_person = st.checkbox(tr("split.by_person"), help=tr("split.by_person_help"), key="split_by_person")
 st.session_state.setdefault("split_seed", 0)
 split_col, shuffle_col = st.columns(2)
-again = shuffle_col.button(ui.tr("split.seed"), icon="🔀", width="stretch")
-if split_col.button(ui.tr("split.button"), type="primary", icon="✂️", width="stretch") or again:
+again = shuffle_col.button(tr("split.seed"), icon="🔀", width="stretch")
+if split_col.button(tr("split.button"), type="primary", icon="✂️", width="stretch") or again:
     st.session_state.split_seed += int(again)
     try:
         db.make_split(sid, test_ratio=1 - ratio / 100, seed=st.session_state.split_seed, by_person=by_person)
     except EduError as exc:
-        ui.show_error(exc)
+        show_error(exc)
     except ValueError:  # a class too small to give both sides a photo
-        st.warning(ui.tr("split.need_labels"), icon="🏷️")
+        st.warning(tr("split.need_labels"), icon="🏷️")
 
 splits = db.list_splits(sid)
 if not splits:
     st.stop()
-split = splits[-1]
-by_id = {r.id: r for r in records}
-train = [by_id[i] for i in split.train_ids if i in by_id]
-test = [by_id[i] for i in split.test_ids if i in by_id]
-st.subheader(ui.tr("split.summary", total=len(train) + len(test), train=len(train), test=len(test)))
-if split.by_person:
-    people = {dataset.person_key(r) for r in train + test}
-    if len(people) < 2:
-        st.warning(ui.tr("split.one_person"), icon="👤")
-    elif not test:
-        st.warning(ui.tr("split.few_people", n=len(people)), icon="👤")
-fig = ui.figure(
-    charts.split_bars,
-    dataset.class_counts(train, classes),
-    dataset.class_counts(test, classes),
-    classes=classes,
-    lang=ui.lang(),
-    renamed=ui.renamed(),
-    title=ui.tr("split.chart"),
-)
-st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, theme=None)
-st.subheader(f"{ui.tr('split.test')} ({len(test)})")
-ui.face_gallery(sid, test, show_box=False, key="test_gallery")
-st.page_link("views/train.py", label=ui.tr("common.next", page=ui.tr("nav.train")), icon="➡️")
+split_summary(sid, splits[-1], records, classes)
+st.page_link("views/train.py", label=tr("common.next", page=tr("nav.train")), icon="➡️")
