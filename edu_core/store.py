@@ -2345,13 +2345,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.cmd == "list-classes":
             out = [{"class_id": c.id, "name": c.name, "join_code": c.join_code} for c in store.list_classes()]
         elif args.cmd in ("import", "samples"):
+            # photosets is built on the store (it stores NewImage rows): imported at load time
+            # it would be an import cycle
+            from edu_core import photosets
+
             student_id = _owner(store, args)
             if args.cmd == "samples":
-                report = dataset.load_samples(store, student_id, args.per_class)
+                report = photosets.load_samples(store, student_id, args.per_class)
             elif args.path.is_dir():
-                report = dataset.import_folder(store, student_id, args.path)
+                report = photosets.import_folder(store, student_id, args.path)
             else:
-                report = dataset.import_zip(store, student_id, args.path)
+                report = photosets.import_zip(store, student_id, args.path)
             out = {
                 "student_id": student_id,
                 "resume_code": store.student(student_id).resume_code,
@@ -2364,7 +2368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             viewer: int | TeacherSession = (
                 store.resume(args.student).id if args.student else _teacher(store, args)
             )
-            data = dataset.export_zip(store, viewer, args.out, split_id=args.split)
+            from edu_core import photosets
+
+            data = photosets.export_zip(store, viewer, args.out, split_id=args.split)
             out = {"out": str(args.out), "bytes": len(data)}
         elif args.cmd == "counts":
             if args.student:

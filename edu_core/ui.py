@@ -661,13 +661,13 @@ def refused_list(refused: list[tuple[str, str]]) -> None:
 
 def load_samples(sid: int, per_class: int) -> Any:
     """Put the ready-made sample faces, already labelled, into the workspace."""
-    from edu_core import dataset, faces
+    from edu_core import faces, photosets
 
     def extractor(blobs: Any) -> list:
         return faces.extract_many(list(blobs), workers=EXTRACT_WORKERS, pool=landmarker_pool())
 
     return run_with_progress(
-        lambda progress: dataset.load_samples(
+        lambda progress: photosets.load_samples(
             store(), sid, per_class, extractor=extractor, progress=progress
         ),
         text_key="collect.progress",
@@ -1012,7 +1012,7 @@ def rename_classes_form(session: Any) -> None:
 @st.cache_resource(show_spinner=False)
 def training_queue() -> Any:
     """One training queue for the whole server: jobs run one at a time, in order."""
-    from edu_core.train import TrainingQueue
+    from edu_core.trainqueue import TrainingQueue
 
     return TrainingQueue(max_workers=1)
 
@@ -1388,14 +1388,14 @@ def embedding_cache() -> Any:
 
 def _suspects(viewer: Any, model: Any, model_id: int, ids: list[int], faces: list, labels: list[str]) -> list:
     """The detective's ranking, kept for this model and these labels (one relabel recomputes it)."""
-    from edu_core import evaluate
+    from edu_core import detective
 
     key = (model_id, tuple(ids), tuple(labels))
     cache = st.session_state.setdefault("_detective", {})
     if key not in cache:
         cache.clear()
         with st.spinner(tr("eval.detective_running")):
-            cache[key] = evaluate.mislabel_suspects(
+            cache[key] = detective.mislabel_suspects(
                 model.kind,
                 faces,
                 labels,
@@ -1790,7 +1790,7 @@ def import_upload(session: Any, name: str, data: bytes) -> str | None:
     import io
     import zipfile
 
-    from edu_core import dataset, faces, models
+    from edu_core import faces, models, photosets
 
     db = store()
     try:
@@ -1820,7 +1820,7 @@ def import_upload(session: Any, name: str, data: bytes) -> str | None:
         )
 
     report = run_with_progress(
-        lambda progress: dataset.import_zip(db, holder, data, extractor=extractor, progress=progress),
+        lambda progress: photosets.import_zip(db, holder, data, extractor=extractor, progress=progress),
         text_key="collect.progress",
     )
     return tr("teacher.import_done", n=len(report.image_ids), skipped=len(report.skipped))

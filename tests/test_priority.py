@@ -9,7 +9,7 @@ import pytest
 
 from edu_core import faces
 from edu_core.priority import BACKGROUND_NICE, thread_nice
-from edu_core.train import TrainingQueue
+from edu_core.trainqueue import TrainingQueue
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="thread priorities are Linux-only"

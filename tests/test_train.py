@@ -14,22 +14,17 @@ import pytest
 import torch
 from test_models_support import CLASSES, synthetic_set
 
+from edu_core.dataset import resample, stratified_holdout
+from edu_core.devices import choose_device
+from edu_core.embeddings import EmbeddingCache
 from edu_core.errors import EduError
 from edu_core.evaluate import evaluate_bundle
 from edu_core.faces import FaceResult
+from edu_core.fitting import class_weights
 from edu_core.predict import predict_proba
-from edu_core.train import (
-    EmbeddingCache,
-    TrainConfig,
-    TrainingCancelled,
-    TrainingDataError,
-    TrainingQueue,
-    choose_device,
-    class_weights,
-    resample,
-    stratified_holdout,
-    train,
-)
+from edu_core.train import train
+from edu_core.trainconfig import TrainConfig, TrainingCancelled, TrainingDataError
+from edu_core.trainqueue import TrainingQueue
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from edu_core import dataset, ui
+from edu_core import photosets, ui
 from edu_core.errors import EduError
 from edu_core.train import TrainConfig
 
@@ -67,7 +67,7 @@ with files_tab:
     if db.list_splits(session):
         latest = db.list_splits(session)[-1].id
         st.download_button(
-            ui.tr("teacher.export_data"), lambda: dataset.export_zip(db, session, split_id=latest),
+            ui.tr("teacher.export_data"), lambda: photosets.export_zip(db, session, split_id=latest),
             file_name=f"expression-lab-{klass.join_code}-data.zip", mime="application/zip", icon="📦",
         )  # fmt: skip
     models = ui.class_models(session)
