@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from edu_core.i18n import DEFAULT_LANG, class_name, t
 from edu_core.labels import KOREAN7_CLASSES, LESSON_CLASSES
+from edu_core.metrics import wilson_bounds  # noqa: F401  (its home moved; callers still use charts.wilson_bounds)
 
 #: Okabe & Ito (2008) colour-blind-safe palette, one fixed colour per class id.
 CLASS_COLORS: Mapping[str, str] = {
@@ -496,28 +497,6 @@ def recall_bars(
         )
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title=t("eval.recall", lang))
     return style(fig, title, height=420)
-
-
-def wilson_bounds(
-    share: Mapping[str, float], n: Mapping[str, int], *, z: float = 1.96
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Lower and upper ends of a 95 % Wilson interval for each class's share (for error bars).
-
-    With 8 test photos a class's 75 % could honestly be anywhere from 41 % to 93 %;
-    the bars make that visible instead of pretending to precision.
-    """
-    low: dict[str, float] = {}
-    high: dict[str, float] = {}
-    for c, p in share.items():
-        k = int(n.get(c, 0))
-        if k <= 0:
-            low[c], high[c] = 0.0, 1.0
-            continue
-        denom = 1 + z * z / k
-        centre = (p + z * z / (2 * k)) / denom
-        half = z * math.sqrt(p * (1 - p) / k + z * z / (4 * k * k)) / denom
-        low[c], high[c] = max(0.0, centre - half), min(1.0, centre + half)
-    return low, high
 
 
 KEEP_COLOR = "#0072B2"  # blue: what the face gate did
