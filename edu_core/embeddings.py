@@ -34,13 +34,16 @@ class EmbeddingCache:
 
     @staticmethod
     def key_of(crop: np.ndarray) -> str:
+        """The content hash that names ``crop`` in the cache keys."""
         return hashlib.sha1(np.ascontiguousarray(crop).tobytes()).hexdigest()
 
     def get(self, key: tuple[str, int, str, bool]) -> np.ndarray | None:
+        """The embedding stored under (arch, image size, crop hash, mirrored), or None."""
         with self._lock:
             return self._data.get(key)
 
     def put(self, key: tuple[str, int, str, bool], value: np.ndarray) -> None:
+        """Store an embedding, dropping the oldest one when the cache is full."""
         with self._lock:
             if len(self._data) >= self.max_items:
                 self._data.pop(next(iter(self._data)))  # oldest first

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,6 +23,24 @@ from edu_core.models import ExpressionModel, normalize_images
 from edu_core.trainconfig import EpochCallback, TrainConfig, TrainingCancelled
 
 History = tuple[list[dict[str, float]], int, bool]  # (one dict per epoch, best epoch, stopped early)
+
+
+@dataclass(frozen=True)
+class FitRun:
+    """What one fitting pass trains on and how, besides the model and its inputs.
+
+    ``y`` holds every face's class index; ``train_idx`` and ``val_idx`` pick the faces of each
+    side (``val_idx`` may be empty). ``gen`` draws the head's start, the batches and the views.
+    """
+
+    y: torch.Tensor
+    train_idx: list[int]
+    val_idx: list[int]
+    cfg: TrainConfig
+    gen: torch.Generator
+    weight: torch.Tensor | None = None  # class weights of the loss, None for plain cross-entropy
+    on_epoch_end: EpochCallback | None = None
+    cancel: threading.Event | None = None
 
 
 def class_weights(y: Sequence[int], num_classes: int) -> torch.Tensor:
@@ -66,17 +85,10 @@ def fit_head(
     model: ExpressionModel,
     emb: dict[str, torch.Tensor | None],
     feats: torch.Tensor | None,
-    y: torch.Tensor,
+    run: FitRun,
     *,
-    train_idx: list[int],
-    val_idx: list[int],
-    cfg: TrainConfig,
-    gen: torch.Generator,
-    weight: torch.Tensor | None,
     epochs: int,
     select_best: bool,
-    on_epoch_end: EpochCallback | None = None,
-    cancel: threading.Event | None = None,
 ) -> History:
     """Train the head on cached inputs (``emb["plain"]``/``["mirrored"]`` embeddings, pieces ``feats``).
 
@@ -84,6 +96,8 @@ def fit_head(
     early; without it every one of ``epochs`` epochs is trained. Returns
     (history, best_epoch, stopped_early).
     """
+    y, train_idx, val_idx, cfg, gen, weight = run.y, run.train_idx, run.val_idx, run.cfg, run.gen, run.weight
+    on_epoch_end, cancel = run.on_epoch_end, run.cancel
     params = model.head_parameters()
     reset_head(model, gen)
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -164,18 +178,13 @@ def full_finetune(
     model: ExpressionModel,
     crops: torch.Tensor,
     feats: torch.Tensor | None,
-    y: torch.Tensor,
+    run: FitRun,
     *,
-    train_idx: list[int],
-    val_idx: list[int],
-    cfg: TrainConfig,
-    gen: torch.Generator,
-    weight: torch.Tensor | None,
     device: torch.device,
-    on_epoch_end: EpochCallback | None = None,
-    cancel: threading.Event | None = None,
 ) -> History:
-    """Fine-tune every layer on augmented crops (uint8 (n, 3, S, S) tensor on CPU)."""
+    """Fine-tune every layer on augmented crops (uint8 (n, 3, S, S) tensor on CPU) for ``cfg.epochs``."""
+    y, train_idx, val_idx, cfg, gen, weight = run.y, run.train_idx, run.val_idx, run.cfg, run.gen, run.weight
+    on_epoch_end, cancel = run.on_epoch_end, run.cancel
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)

@@ -38,6 +38,7 @@ from edu_core.embeddings import EmbeddingCache, embed_crops
 from edu_core.errors import EduError
 from edu_core.evaluate import evaluate_bundle
 from edu_core.fitting import (
+    FitRun,
     class_weights,
     fit_head,
     fit_norms,
@@ -178,20 +179,9 @@ def train(
         curve_cfg = replace(rc, patience=None) if rc.refit and rc.refit_epochs == "planned" else rc
         with one_cpu_thread():
             fit_norms(model, emb["plain"], feats, train_idx)
+            curve = FitRun(y, train_idx, val_idx, curve_cfg, gen, weight, on_epoch_end, cancel)
             history, best_epoch, stopped = fit_head(
-                model,
-                emb,
-                feats,
-                y,
-                train_idx=train_idx,
-                val_idx=val_idx,
-                cfg=curve_cfg,
-                gen=gen,
-                weight=weight,
-                epochs=int(rc.epochs or 1),
-                select_best=True,
-                on_epoch_end=on_epoch_end,
-                cancel=cancel,
+                model, emb, feats, curve, epochs=int(rc.epochs or 1), select_best=True
             )
             full_idx = train_idx
             if rc.refit and val_idx:
@@ -199,20 +189,9 @@ def train(
                 if rc.class_weighting:
                     weight = class_weights([y_list[i] for i in full_idx], len(class_names))
                 fit_norms(model, emb["plain"], feats, full_idx)
-                fit_head(
-                    model,
-                    emb,
-                    feats,
-                    y,
-                    train_idx=full_idx,
-                    val_idx=[],
-                    cfg=rc,
-                    gen=gen,
-                    weight=weight,
-                    epochs=int(rc.epochs or 1) if rc.refit_epochs == "planned" else max(best_epoch, 1),
-                    select_best=False,
-                    cancel=cancel,
-                )
+                refit = FitRun(y, full_idx, [], rc, gen, weight, cancel=cancel)  # no curve: already drawn
+                epochs = int(rc.epochs or 1) if rc.refit_epochs == "planned" else max(best_epoch, 1)
+                fit_head(model, emb, feats, refit, epochs=epochs, select_best=False)
         n_fit = len(full_idx)
     else:
         crops_t = torch.from_numpy(np.stack([resize_crop(f.crop, rc.image_size) for f in faces])).permute(
@@ -220,20 +199,8 @@ def train(
         )
         if model.kind == "combined" and feats is not None:
             fit_norms_combined_full(model, [f.crop for f in faces], feats, train_idx, device)
-        history, best_epoch, stopped = full_finetune(
-            model,
-            crops_t,
-            feats,
-            y,
-            train_idx=train_idx,
-            val_idx=val_idx,
-            cfg=rc,
-            gen=gen,
-            weight=weight,
-            device=device,
-            on_epoch_end=on_epoch_end,
-            cancel=cancel,
-        )
+        run = FitRun(y, train_idx, val_idx, rc, gen, weight, on_epoch_end, cancel)
+        history, best_epoch, stopped = full_finetune(model, crops_t, feats, run, device=device)
         model.to("cpu")
         n_fit = len(train_idx)
     model.eval()

@@ -43,11 +43,13 @@ class TrainingJob:
 
     @property
     def state(self) -> JobState:
+        """queued, running, done, failed or cancelled."""
         with self._lock:
             return self._state
 
     @property
     def history(self) -> list[dict[str, float]]:
+        """The metrics of every finished epoch so far (a copy)."""
         with self._lock:
             return list(self._history)
 

@@ -113,10 +113,12 @@ class TrainingQueue:
             return None
 
     def get(self, job_id: str) -> TrainingJob | None:
+        """The kept job with this id, or None once it was forgotten."""
         with self._cond:
             return self._jobs.get(job_id)
 
     def jobs(self, owner: str | None = None) -> list[TrainingJob]:
+        """The kept jobs (of ``owner`` only, when given), oldest first."""
         with self._cond:
             return [j for j in self._jobs.values() if owner is None or j.owner == owner]
 
