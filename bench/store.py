@@ -27,7 +27,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edu_core import dataset  # noqa: E402
+from edu_core import dataset, photosets  # noqa: E402
 from edu_core.faces import FaceResult  # noqa: E402
 from edu_core.labels import LESSON_CLASSES  # noqa: E402
 from edu_core.store import Store, StoreConfig  # noqa: E402
@@ -147,7 +147,7 @@ def main() -> None:
             )
         split = store.make_split(owner.id, test_ratio=0.2, seed=0)
         t0 = time.perf_counter()
-        zip_bytes = dataset.export_zip(store, owner.id, Path(tmp) / "set.zip", split_id=split.id)
+        zip_bytes = photosets.export_zip(store, owner.id, Path(tmp) / "set.zip", split_id=split.id)
         export_s = time.perf_counter() - t0
 
         other = Store(Path(tmp) / "other", StoreConfig())
@@ -155,7 +155,7 @@ def main() -> None:
         target = other.join(k2.id, "t")
         by_bytes = {b: faces[b] for b in dataset_blobs}
         t0 = time.perf_counter()
-        report = dataset.import_zip(
+        report = photosets.import_zip(
             other,
             target.id,
             Path(tmp) / "set.zip",
@@ -170,7 +170,7 @@ def main() -> None:
             for who in ("first student", "second student (cached faces)"):
                 sid = other.join(k2.id, who).id
                 t0 = time.perf_counter()
-                rep = dataset.load_samples(other, sid, per_class=20, include_rejects=True)
+                rep = photosets.load_samples(other, sid, per_class=20, include_rejects=True)
                 samples_rows.append((who, len(rep.image_ids), time.perf_counter() - t0))
 
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}")

@@ -26,17 +26,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edu_core.classfolders import extract_cached, scan_class_folders  # noqa: E402
+from edu_core.dataset import choose_per_class  # noqa: E402
+from edu_core.embeddings import EmbeddingCache  # noqa: E402
 from edu_core.evaluate import evaluate_bundle  # noqa: E402
 from edu_core.labels import LESSON_CLASSES  # noqa: E402
 from edu_core.predict import predict_bytes  # noqa: E402
-from edu_core.train import (  # noqa: E402
-    EmbeddingCache,
-    TrainConfig,
-    choose_per_class,
-    extract_cached,
-    scan_class_folders,
-    train,
-)
+from edu_core.train import train  # noqa: E402
+from edu_core.trainconfig import TrainConfig  # noqa: E402
 
 
 def _ms(xs: list[float]) -> str:

@@ -40,15 +40,3 @@ class StoreError(EduError):
     """The class data store refused an operation."""
 
     code = "store_error"
-
-
-def print_cli_error(exc: EduError, *, as_json: bool) -> int:
-    """Report ``exc`` on stderr the way every ``python -m edu_core.*`` command does; returns 2."""
-    import json
-    import sys
-
-    if as_json:
-        print(json.dumps({"error": exc.code, "detail": exc.detail}, ensure_ascii=False), file=sys.stderr)
-    else:
-        print(f"error: {exc}", file=sys.stderr)
-    return 2

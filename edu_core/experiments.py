@@ -651,7 +651,8 @@ def _detective(
     planted: Sequence[str],
 ) -> tuple[str, ...]:
     """Planted ids among the k most surprising labels (k = number planted), from held-out predictions."""
-    from edu_core.evaluate import out_of_fold_proba, rank_by_loss
+    from edu_core.detective import out_of_fold_proba
+    from edu_core.metrics import rank_by_loss
 
     probs = out_of_fold_proba(
         cfg.model,
@@ -677,7 +678,7 @@ def _one_run(
     cache: Any,
     cancel: threading.Event | None,
 ) -> SeedRun:
-    from edu_core.evaluate import confusion_matrix
+    from edu_core.metrics import confusion_matrix
     from edu_core.train import train
 
     t0 = time.perf_counter()

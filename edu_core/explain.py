@@ -13,24 +13,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
 
-from edu_core.errors import print_cli_error
-from edu_core.models import (
-    PIECES,
-    REGION_LANDMARKS,
-    ModelBundle,
-    crops_to_tensor,
-    one_cpu_thread,
-    pieces_features,
-)
+from edu_core.cli import print_error, print_json
+from edu_core.errors import EduError
+from edu_core.faces import extract
+from edu_core.features import PIECES, REGION_LANDMARKS, pieces_features
+from edu_core.models import ModelBundle, crops_to_tensor, load_bundle, one_cpu_thread
 
 REGIONS: tuple[str, ...] = tuple(REGION_LANDMARKS)
 
@@ -116,8 +112,6 @@ def piece_contributions(bundle: ModelBundle, face: Any) -> PieceExplanation:
 
 def region_mask(landmarks: np.ndarray, region: str, size: int = 256, grow: float = 0.35) -> np.ndarray:
     """Bool mask of ``region`` ("eyebrows", "eyes", "mouth"), each polygon grown by ``grow``."""
-    import cv2
-
     if region not in REGION_LANDMARKS:
         raise ValueError(f"unknown region {region!r}; allowed: {', '.join(REGIONS)}")
     mask = np.zeros((size, size), dtype=np.uint8)
@@ -186,10 +180,6 @@ def explain_face(bundle: ModelBundle, face: Any) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m edu_core.explain --model model.pt IMAGE --json``"""
-    from edu_core.errors import EduError
-    from edu_core.faces import extract
-    from edu_core.models import load_bundle
-
     ap = argparse.ArgumentParser(prog="python -m edu_core.explain", description="Explain one prediction.")
     ap.add_argument("--model", required=True)
     ap.add_argument("image")
@@ -198,14 +188,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bundle = load_bundle(args.model)
     except EduError as exc:
-        return print_cli_error(exc, as_json=args.json)
+        return print_error(exc, as_json=args.json)
     face = extract(args.image)
     if not face.ok:
         out: dict[str, Any] = {"status": "rejected", "reason": face.reason}
     else:
         out = {"status": "ok", **explain_face(bundle, face)}
     if args.json:
-        print(json.dumps(out, ensure_ascii=False))
+        print_json(out)
     else:
         for key in ("pieces", "regions"):
             for part, eff in out.get(key, {}).items():

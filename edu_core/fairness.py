@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edu_core.charts import wilson_bounds
+from edu_core.metrics import wilson_bounds
 
 #: A photo without a group tag is counted under this key (shown as "(그룹 없음)" / "(no group)").
 NO_GROUP: str | None = None

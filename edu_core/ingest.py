@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from edu_core import dataset, faces, models
+from edu_core import faces, models, photosets
 from edu_core.errors import EduError, StoreError
 from edu_core.store import NewImage
 
@@ -93,13 +93,13 @@ def load_samples(
     *,
     pool: faces.LandmarkerPool | None = None,
     progress: Progress | None = None,
-) -> dataset.ImportReport:
+) -> photosets.ImportReport:
     """Put the ready-made sample faces, already labelled, into the workspace."""
 
     def extractor(blobs: Any) -> list:
         return faces.extract_many(list(blobs), workers=EXTRACT_WORKERS, pool=pool)
 
-    return dataset.load_samples(db, sid, per_class, extractor=extractor, progress=progress)
+    return photosets.load_samples(db, sid, per_class, extractor=extractor, progress=progress)
 
 
 def model_in_upload(name: str, data: bytes) -> bytes | None:
@@ -143,10 +143,10 @@ def import_dataset(
     *,
     pool: faces.LandmarkerPool | None = None,
     progress: Progress | None = None,
-) -> dataset.ImportReport:
-    """A data-set zip (:func:`dataset.export_zip`) into ``holder``'s workspace, faces found anew."""
+) -> photosets.ImportReport:
+    """A data-set zip (:func:`photosets.export_zip`) into ``holder``'s workspace, faces found anew."""
 
     def extractor(blobs: Any, progress: Progress | None = None) -> list:
         return faces.extract_many(list(blobs), workers=EXTRACT_WORKERS, pool=pool, progress=progress)
 
-    return dataset.import_zip(db, holder, data, extractor=extractor, progress=progress)
+    return photosets.import_zip(db, holder, data, extractor=extractor, progress=progress)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 
 from edu_core.errors import EduError
@@ -21,8 +22,6 @@ CANNOT_KEEP = frozenset({"unreadable", "unsupported_format", "too_large", "image
 
 def _find(lm: Any, rgb: np.ndarray) -> tuple[Any, float, float, float] | None:
     """The largest face and how to map its landmarks back onto ``rgb`` (scale, dx, dy)."""
-    import cv2
-
     faces = lm.detect(rgb)
     if faces:
         return max(faces, key=lambda f: f.area), 1.0, 0.0, 0.0

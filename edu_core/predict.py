@@ -8,7 +8,6 @@ teachers who script.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +16,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from edu_core.errors import EduError, print_cli_error
+from edu_core.cli import print_error, print_json
+from edu_core.embeddings import EmbeddingCache, embed_crops
+from edu_core.errors import EduError
+from edu_core.faces import Landmarker, extract
+from edu_core.metrics import CANNOT_TELL
 from edu_core.models import ModelBundle, crops_to_tensor, load_bundle, one_cpu_thread, pieces_matrix
 
-#: The decision shown when no class is probable enough.
-CANNOT_TELL = "cannot_tell"
+__all__ = [
+    "CANNOT_TELL",
+    "DEFAULT_THRESHOLD",
+    "Prediction",
+    "decide",
+    "predict_bytes",
+    "predict_face",
+    "predict_logits",
+    "predict_proba",
+]
+
+#: Below this top probability the answer is "cannot tell".
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -67,11 +80,11 @@ def predict_logits(
     *,
     images: torch.Tensor | None = None,
     batch_size: int = 32,
-    embedding_cache: Any = None,
+    embedding_cache: EmbeddingCache | None = None,
 ) -> torch.Tensor:
     """Raw logits (n, C) for accepted faces; ``images`` overrides the crops (region tests).
 
-    With an :class:`edu_core.train.EmbeddingCache` a head-only CNN reuses the frozen
+    With an :class:`edu_core.embeddings.EmbeddingCache` a head-only CNN reuses the frozen
     backbone's embeddings, so re-testing after every training round is instant.
     """
     model = bundle.model
@@ -80,8 +93,6 @@ def predict_logits(
     if any(not getattr(f, "ok", False) for f in faces):
         raise ValueError("every face must be accepted (status 'ok') to be predicted")
     if embedding_cache is not None and bundle.backbone_frozen and images is None and model.uses_images:
-        from edu_core.train import embed_crops
-
         emb = embed_crops(model, [f.crop for f in faces], device=device, cache=embedding_cache)
         feats = torch.from_numpy(pieces_matrix(faces)) if model.uses_pieces else None
         return model.logits_from_embedding(
@@ -110,7 +121,11 @@ def predict_logits(
 
 
 def predict_proba(
-    bundle: ModelBundle, faces: Sequence[Any], *, batch_size: int = 32, embedding_cache: Any = None
+    bundle: ModelBundle,
+    faces: Sequence[Any],
+    *,
+    batch_size: int = 32,
+    embedding_cache: EmbeddingCache | None = None,
 ) -> np.ndarray:
     """Class probabilities (n, C) for accepted faces, columns in ``bundle.class_names`` order."""
     with torch.no_grad():
@@ -149,8 +164,6 @@ def predict_bytes(
     Pass a long-lived ``edu_core.faces.Landmarker`` as ``landmarker`` to skip loading
     MediaPipe on every call (that load takes longer than the prediction itself).
     """
-    from edu_core.faces import extract
-
     face = extract(data, landmarker=landmarker)
     return predict_face(model_bundle, face, threshold=threshold)
 
@@ -168,9 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bundle = load_bundle(args.model)
     except EduError as exc:
-        return print_cli_error(exc, as_json=args.json)
-    from edu_core.faces import Landmarker
-
+        return print_error(exc, as_json=args.json)
     results = []
     with Landmarker() as lm:
         for name in args.images:
@@ -184,12 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pred = predict_bytes(bundle, data, threshold=args.threshold, landmarker=lm)
             results.append({"file": name, **pred.to_dict()})
     if args.json:
-        print(
-            json.dumps(
-                {"model": bundle.kind, "class_names": list(bundle.class_names), "results": results},
-                ensure_ascii=False,
-            )
-        )
+        print_json({"model": bundle.kind, "class_names": list(bundle.class_names), "results": results})
     else:
         for r in results:
             if r["status"] != "ok":

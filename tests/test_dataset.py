@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edu_core import dataset
+from edu_core import archive, dataset, photosets
 from edu_core.dataset import (
     BalanceRule,
     Item,
@@ -206,7 +206,7 @@ def test_zip_round_trip_keeps_labels_split_and_checksums(store: Store, tmp_path:
         )  # fmt: skip
     split = store.make_split(a.id, test_ratio=0.2, seed=0)
     out = tmp_path / "set.zip"
-    data = dataset.export_zip(store, a.id, out, split_id=split.id)
+    data = photosets.export_zip(store, a.id, out, split_id=split.id)
     assert out.read_bytes() == data
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         manifest = json.loads(zf.read("manifest.json"))
@@ -217,7 +217,7 @@ def test_zip_round_trip_keeps_labels_split_and_checksums(store: Store, tmp_path:
 
     b = store.join(klass.id, "b")
     extractor = CountingExtractor()
-    report = dataset.import_zip(store, b.id, out, extractor=extractor)
+    report = photosets.import_zip(store, b.id, out, extractor=extractor)
     assert len(report.image_ids) == 20 and report.counts == {c: 4 for c in sorted(CLASSES)}
     assert extractor.calls == 20  # "custom" results are never mixed with other versions' cache
     again = store.get_split(b.id, report.split_id)
@@ -236,7 +236,7 @@ def test_zip_round_trip_keeps_labels_split_and_checksums(store: Store, tmp_path:
     tried = json.loads(capsys.readouterr().out)
     assert tried["n_train"] + tried["n_test"] == 20 and tried["by_person"]
     # Re-importing into the same workspace does not duplicate photos, and reuses cached faces.
-    report2 = dataset.import_zip(store, b.id, out, extractor=extractor, keep_split=False)
+    report2 = photosets.import_zip(store, b.id, out, extractor=extractor, keep_split=False)
     assert sorted(report2.image_ids) == sorted(report.image_ids)
     assert extractor.calls == 20
 
@@ -247,7 +247,7 @@ def test_tampered_zip_is_refused(store: Store, tmp_path: Path) -> None:
     store.add_image(
         a.id, jpeg_bytes(1), filename="x.jpg", source="upload", face=fake_face(jpeg_bytes(1)), label="joy"
     )
-    data = dataset.export_zip(store, a.id)
+    data = photosets.export_zip(store, a.id)
     src = zipfile.ZipFile(io.BytesIO(data))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as dst:
@@ -255,10 +255,10 @@ def test_tampered_zip_is_refused(store: Store, tmp_path: Path) -> None:
             body = src.read(info)
             dst.writestr(info.filename, body + b"x" if info.filename.startswith("images/") else body)
     with pytest.raises(StoreError) as err:
-        dataset.import_zip(store, a.id, buf.getvalue(), extractor=CountingExtractor())
+        photosets.import_zip(store, a.id, buf.getvalue(), extractor=CountingExtractor())
     assert err.value.code == "bad_checksum"
     with pytest.raises(StoreError) as err:
-        dataset.import_zip(store, a.id, b"not a zip", extractor=CountingExtractor())
+        photosets.import_zip(store, a.id, b"not a zip", extractor=CountingExtractor())
     assert err.value.code == "bad_archive"
 
 
@@ -271,7 +271,7 @@ def test_import_folder_with_korean_and_english_names(store: Store, tmp_path: Pat
         (root / folder / f"{k}.jpg").write_bytes(jpeg_bytes(100 + k))
     (root / "기쁨" / "notes.txt").write_text("hi")
     (root / "기쁨" / "empty.jpg").write_bytes(b"")  # refused by the store: must not stop the import
-    report = dataset.import_folder(store, a.id, root, extractor=CountingExtractor())
+    report = photosets.import_folder(store, a.id, root, extractor=CountingExtractor())
     assert report.counts == {c: 1 for c in sorted(CLASSES)}
     assert ("empty.jpg", "empty_file") in report.skipped
     assert ("강아지/", "unknown_class") in report.skipped
@@ -301,7 +301,7 @@ def test_load_samples_uses_the_cache_for_the_second_class(store: Store, tmp_path
     k1, _ = store.create_class("one", "1234")
     s1 = store.join(k1.id, "a")
     seen = []
-    report = dataset.load_samples(
+    report = photosets.load_samples(
         store, s1.id, per_class=4, sample_dir=tmp_path / "samples", extractor=extractor,
         progress=lambda d, t: seen.append((d, t)),
     )  # fmt: skip
@@ -313,12 +313,12 @@ def test_load_samples_uses_the_cache_for_the_second_class(store: Store, tmp_path
     assert all(r.person for r in store.list_images(s1.id))
     k2, _ = store.create_class("two", "1234")
     s2 = store.join(k2.id, "b")
-    dataset.load_samples(store, s2.id, per_class=4, sample_dir=tmp_path / "samples", extractor=extractor)
+    photosets.load_samples(store, s2.id, per_class=4, sample_dir=tmp_path / "samples", extractor=extractor)
     assert extractor.calls == 20  # nothing extracted twice
     # An extractor without a progress keyword works too; an explicit tag shares the cache.
     s3 = store.join(k2.id, "c")
-    tag = dataset.face_version(extractor)
-    report3 = dataset.load_samples(
+    tag = photosets.face_version(extractor)
+    report3 = photosets.load_samples(
         store, s3.id, per_class=6, sample_dir=tmp_path / "samples",
         extractor=lambda blobs: [fake_face(b) for b in blobs], face_version=tag,
         include_rejects=True, rejects_per_reason=5,
@@ -330,7 +330,7 @@ def test_load_samples_uses_the_cache_for_the_second_class(store: Store, tmp_path
     store.delete_student_photos(s1.id)
     store.delete_student_photos(s2.id)
     assert store.list_images(s1.id) == []
-    assert all(store.cached_face(sha, dataset.face_version(extractor)) is not None for sha in shas)
+    assert all(store.cached_face(sha, photosets.face_version(extractor)) is not None for sha in shas)
     assert store.check(grace_s=0).ok
 
 
@@ -338,12 +338,12 @@ def test_committed_sample_images_are_well_formed() -> None:
     csv_path = dataset.SAMPLE_DIR / "labels.csv"
     if not csv_path.is_file():
         pytest.skip("sample_images/ is generated by another issue")
-    rows = dataset.sample_rows(per_class=20)
+    rows = photosets.sample_rows(per_class=20)
     counts = Counter(r["class"] for r in rows)
     assert all(counts[c] == 20 for c in CLASSES), counts
-    train60 = dataset.sample_rows(per_class=60, split="train")
+    train60 = photosets.sample_rows(per_class=60, split="train")
     assert Counter(r["class"] for r in train60) == {c: 60 for c in CLASSES}
-    with_rejects = dataset.sample_rows(per_class=20, include_rejects=True)
+    with_rejects = photosets.sample_rows(per_class=20, include_rejects=True)
     reasons = Counter(r["expected_reason"] for r in with_rejects if r["expected_reason"])
     assert len(with_rejects) == 100 + len(reasons) and set(reasons.values()) == {1}
     for r in rows:
@@ -378,7 +378,7 @@ def test_load_samples_with_real_face_extraction(store: Store, tmp_path: Path, mo
         writer.writerows(rows)
     klass, _ = store.create_class("real", "1234", labels=pair)
     a = store.join(klass.id, "a")
-    report = dataset.load_samples(store, a.id, per_class=1, sample_dir=folder)
+    report = photosets.load_samples(store, a.id, per_class=1, sample_dir=folder)
     assert report.counts == {c: 1 for c in pair}
     fresh = faces.extract((folder / "joy" / "0.jpg").read_bytes())
     rec = store.list_images(a.id, label="joy")[0]
@@ -394,7 +394,7 @@ def test_load_samples_with_real_face_extraction(store: Store, tmp_path: Path, mo
 
     monkeypatch.setattr(faces, "extract_many", no_mediapipe)
     b = store.join(klass.id, "b")
-    again = dataset.load_samples(store, b.id, per_class=1, sample_dir=folder)
+    again = photosets.load_samples(store, b.id, per_class=1, sample_dir=folder)
     assert again.counts == report.counts
 
 
@@ -414,12 +414,12 @@ def test_zip_without_our_manifest_or_with_unlisted_names_is_refused(store: Store
     header = "file,class,split,person,group,source,sha256\n"
     cases = [
         make({"format": "something else", "files": {}}, header),
-        make({"format": dataset.MANIFEST_FORMAT, "files": {}}, header + "../evil.jpg,joy,,,,,\n"),
-        make({"format": dataset.MANIFEST_FORMAT, "version": 99, "files": {}}, header),
-        make({"format": dataset.MANIFEST_FORMAT, "version": "x", "files": {}}, header),
+        make({"format": archive.MANIFEST_FORMAT, "files": {}}, header + "../evil.jpg,joy,,,,,\n"),
+        make({"format": archive.MANIFEST_FORMAT, "version": 99, "files": {}}, header),
+        make({"format": archive.MANIFEST_FORMAT, "version": "x", "files": {}}, header),
     ]
     for data in cases:
         with pytest.raises(StoreError) as err:
-            dataset.import_zip(store, a.id, data, extractor=CountingExtractor())
+            photosets.import_zip(store, a.id, data, extractor=CountingExtractor())
         assert err.value.code == "bad_archive"
     assert store.list_images(a.id) == []

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from edu_core import evaluate
+from edu_core import detective, metrics
 from edu_core import experiments as ex
+from edu_core.embeddings import EmbeddingCache
 from edu_core.labels import LESSON_CLASSES
 from edu_core.predict import predict_proba
-from edu_core.train import EmbeddingCache, TrainConfig, train
+from edu_core.train import train
+from edu_core.trainconfig import TrainConfig
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 PER_CLASS = 20  # the lesson's "20 per expression" sample set
@@ -43,9 +45,9 @@ def test_detective_finds_planted_big_smiles_in_sadness(planted, kind):
     model = train(kind, faces, labels, TrainConfig(mode="head"), class_names=LESSON_CLASSES,
                   embedding_cache=cache).bundle  # fmt: skip
     # what the page used to do: the model's own view of its training photos hides the mistakes
-    own = evaluate.rank_by_loss(predict_proba(model, faces, embedding_cache=cache), labels, ids,
+    own = metrics.rank_by_loss(predict_proba(model, faces, embedding_cache=cache), labels, ids,
                                 labels=LESSON_CLASSES, top=5)  # fmt: skip
-    suspects = evaluate.mislabel_suspects(
+    suspects = detective.mislabel_suspects(
         kind, faces, labels, ids, class_names=LESSON_CLASSES, model_config=model.config, top=5,
         embedding_cache=cache,
     )  # fmt: skip

@@ -6,18 +6,20 @@ import numpy as np
 import pytest
 from test_models_support import CLASSES, synthetic_set
 
-from edu_core.evaluate import (
+from edu_core.detective import out_of_fold_proba
+from edu_core.evaluate import evaluate_bundle
+from edu_core.metrics import (
+    CANNOT_TELL,
     accuracy,
     confusion_cells,
     confusion_matrix,
     cross_entropy_per_item,
-    evaluate_bundle,
-    out_of_fold_proba,
     precision_recall,
     rank_by_loss,
 )
-from edu_core.predict import CANNOT_TELL, decide, predict_face
-from edu_core.train import TrainConfig, train
+from edu_core.predict import decide, predict_face
+from edu_core.train import train
+from edu_core.trainconfig import TrainConfig
 
 LABELS = ("joy", "sadness", "anger")
 Y_TRUE = ["joy", "joy", "joy", "sadness", "sadness", "anger"]

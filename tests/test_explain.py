@@ -8,7 +8,8 @@ import torch
 from test_models_support import CLASSES, synthetic_face, synthetic_set
 
 from edu_core.explain import explain_face, hide_region, piece_contributions, region_mask, region_test
-from edu_core.train import TrainConfig, train
+from edu_core.train import train
+from edu_core.trainconfig import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def test_linear_piece_scores_add_up_to_the_logits(pieces_bundle):
     face = synthetic_face("joy", np.random.default_rng(5))
     exp = piece_contributions(pieces_bundle, face)
     net = pieces_bundle.model.pieces.net
-    from edu_core.models import pieces_features
+    from edu_core.features import pieces_features
 
     with torch.no_grad():
         logits = pieces_bundle.model.pieces(torch.from_numpy(pieces_features(face))[None])[0]

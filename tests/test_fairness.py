@@ -8,6 +8,7 @@ import pytest
 
 from edu_core import charts, fairness
 from edu_core.fairness import NO_GROUP, GroupRow
+from edu_core.metrics import wilson_bounds
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def test_accuracy_per_group_from_a_runs_confusion_ids():
     assert rows["안경 없음"].accuracy == pytest.approx(0.5)
     assert (rows[NO_GROUP].tested, rows[NO_GROUP].correct) == (1, 1)
     low, high = rows["안경 없음"].accuracy_interval
-    expected = charts.wilson_bounds({"g": 0.5}, {"g": 2})
+    expected = wilson_bounds({"g": 0.5}, {"g": 2})
     assert (low, high) == pytest.approx((expected[0]["g"], expected[1]["g"]))
     assert 0 < low < 0.5 < high < 1
 

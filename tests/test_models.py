@@ -11,26 +11,29 @@ from test_models_support import CLASSES, synthetic_face, synthetic_set
 
 from edu_core.errors import ModelFileError
 from edu_core.faces import FaceResult
-from edu_core.models import (
+from edu_core.features import (
     FEATURE_BLENDSHAPES,
     GEOMETRY_FEATURES,
     PIECES,
-    ExpressionModel,
-    build_cnn,
-    crops_to_tensor,
-    export_onnx,
     feature_spec,
     frontal_landmarks,
     geometry_features,
     head_rotation,
-    load_bundle,
     pieces_features,
     pieces_matrix,
+)
+from edu_core.models import (
+    ExpressionModel,
+    build_cnn,
+    crops_to_tensor,
+    export_onnx,
+    load_bundle,
     pretrained_weights_path,
     save_bundle,
 )
 from edu_core.predict import predict_proba
-from edu_core.train import TrainConfig, train
+from edu_core.train import train
+from edu_core.trainconfig import TrainConfig
 
 
 def test_feature_spec_names_every_column_and_piece():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from edu_core.faces import FaceResult
-from edu_core.models import BLENDSHAPE_NAMES, REGION_LANDMARKS
+from edu_core.features import BLENDSHAPE_NAMES, REGION_LANDMARKS
 
 CLASSES = ("joy", "sadness", "surprise", "anger", "neutral")
 

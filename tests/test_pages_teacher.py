@@ -192,7 +192,7 @@ def _data_zip(data_dir: Path) -> bytes:
     """A data-set zip with two labelled photos, exported by a student of another class."""
     import face_variants as fv
 
-    from edu_core import dataset, faces
+    from edu_core import faces, photosets
     from edu_core.store import open_store
 
     db = open_store(data_dir)
@@ -200,7 +200,7 @@ def _data_zip(data_dir: Path) -> bytes:
     sid = db.join(other.id, "보냄").id
     for name, data in (("a.jpg", fv.to_jpeg(fv.astronaut())), ("b.jpg", fv.with_orientation(6))):
         db.add_image(sid, data, filename=name, source="upload", face=faces.extract(data), label="joy")
-    return dataset.export_zip(db, sid)
+    return photosets.export_zip(db, sid)
 
 
 def _model_zip() -> bytes:

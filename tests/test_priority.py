@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import sys
-import threading
 
 import pytest
 
 from edu_core import faces
 from edu_core.priority import BACKGROUND_NICE, thread_nice
-from edu_core.train import TrainingQueue
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="thread priorities are Linux-only"
@@ -29,15 +27,3 @@ def test_face_finding_threads_are_lowered_and_the_caller_is_not(monkeypatch):
     faces.extract_many([b"not a photo"] * 3, workers=2)
     assert seen and all(n is not None and n >= BACKGROUND_NICE for n in seen)
     assert thread_nice() == before  # the page thread that asked is untouched
-
-
-def test_training_queue_runs_jobs_at_background_priority():
-    queue = TrainingQueue(max_workers=1)
-    try:
-        job = queue.submit_call(lambda on_epoch, cancel: (thread_nice(), threading.get_native_id()))
-        assert job.wait(timeout=30)
-        nice, tid = job.result
-        assert tid != threading.get_native_id()
-        assert nice is not None and nice >= BACKGROUND_NICE
-    finally:
-        queue.shutdown()

@@ -275,7 +275,7 @@ def test_collect_and_label_pages_show_a_her_own_photos(world, media):
 
 
 def test_store_refuses_every_b_object_to_a(world):
-    from edu_core import dataset
+    from edu_core import photosets
 
     db, a, b = world.db, world.a.id, world.b.id
     img = world.b_images[0]
@@ -313,7 +313,7 @@ def test_store_refuses_every_b_object_to_a(world):
     assert {r.id for r in db.list_images(a)} == set(world.a_images)
     assert db.list_models(a) == [] and all(r.student_id == a for r in db.list_runs(a))
     assert all(s.id != world.b_split for s in db.list_splits(a))
-    export = dataset.export_zip(db, a, image_ids=world.b_images)
+    export = photosets.export_zip(db, a, image_ids=world.b_images)
     with zipfile.ZipFile(io.BytesIO(export)) as zf:
         assert [n for n in zf.namelist() if n.startswith("images/")] == []
     # B's things are untouched by all of that.
@@ -591,7 +591,7 @@ def _evil_zip(photo: bytes, outside: Path) -> bytes:
     """A data-set zip whose members try to escape: parent paths, absolute paths, a symlink."""
     import hashlib
 
-    from edu_core import dataset
+    from edu_core import archive
 
     names = ["../x.jpg", "/tmp/abs_evil.jpg", "images/joy/../../../up.jpg", "images\\..\\..\\win.jpg"]
     buf = io.BytesIO()
@@ -607,20 +607,20 @@ def _evil_zip(photo: bytes, outside: Path) -> bytes:
         files["images/joy/link.jpg"] = hashlib.sha256(str(outside).encode()).hexdigest()
         rows = "file,class,split,sha256\n" + "".join(f"{n},joy,,{h}\n" for n, h in files.items())
         zf.writestr("labels.csv", rows)
-        manifest = {"format": dataset.MANIFEST_FORMAT, "version": 1, "files": files}
+        manifest = {"format": archive.MANIFEST_FORMAT, "version": 1, "files": files}
         zf.writestr("manifest.json", json.dumps(manifest))
     return buf.getvalue()
 
 
 def test_zip_import_with_traversal_and_symlink_members_writes_nothing_outside(world, tmp_path, monkeypatch):
-    from edu_core import dataset, faces
+    from edu_core import faces, photosets
 
     monkeypatch.chdir(tmp_path)
     outside = tmp_path / "outside_target"
     outside.write_bytes(b"secret on the server")
     before = _tree(tmp_path)
     holder = world.db.join(world.klass.id, "가져오기")
-    report = dataset.import_zip(
+    report = photosets.import_zip(
         world.db,
         holder.id,
         _evil_zip(fv.to_jpeg(fv.astronaut()), outside),

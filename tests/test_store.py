@@ -542,7 +542,7 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: py
     folder.mkdir(parents=True)
     (folder / "a.jpg").write_bytes(photo(5))
     monkeypatch.setattr(
-        "edu_core.dataset._default_extractor", lambda blobs, progress=None: [face(9) for _ in blobs]
+        "edu_core.photosets._default_extractor", lambda blobs, progress=None: [face(9) for _ in blobs]
     )
     assert store_mod.main([*root, "import", "--class", code, "--pin", "1234", str(tmp_path / "photos")]) == 0
     imported = json.loads(capsys.readouterr().out)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,22 +13,16 @@ import pytest
 import torch
 from test_models_support import CLASSES, synthetic_set
 
+from edu_core.dataset import resample, stratified_holdout
+from edu_core.devices import choose_device
+from edu_core.embeddings import EmbeddingCache
 from edu_core.errors import EduError
 from edu_core.evaluate import evaluate_bundle
 from edu_core.faces import FaceResult
+from edu_core.fitting import class_weights
 from edu_core.predict import predict_proba
-from edu_core.train import (
-    EmbeddingCache,
-    TrainConfig,
-    TrainingCancelled,
-    TrainingDataError,
-    TrainingQueue,
-    choose_device,
-    class_weights,
-    resample,
-    stratified_holdout,
-    train,
-)
+from edu_core.train import train
+from edu_core.trainconfig import TrainConfig, TrainingCancelled, TrainingDataError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -215,97 +208,6 @@ def test_combined_head_trains():
     res = train("combined", faces, labels, TrainConfig(tiny=True, epochs=3), class_names=CLASSES)
     p = predict_proba(res.bundle, faces)
     assert p.shape == (30, 5) and np.allclose(p.sum(1), 1, atol=1e-5)
-
-
-def test_queue_runs_jobs_in_order_with_places():
-    q = TrainingQueue(max_workers=1)
-    gate = threading.Event()
-
-    def slow(cb, cancel):
-        cb(1, {"loss": 1.0})
-        gate.wait(10)
-        cb(2, {"loss": 0.5})
-        return "first"
-
-    a = q.submit_call(slow, total_epochs=2, owner="s1")
-    b = q.submit_call(lambda cb, cancel: "second", owner="s2")
-    c = q.submit_call(lambda cb, cancel: "third", owner="s3")
-    for _ in range(100):
-        if a.state == "running" and a.history:
-            break
-        time.sleep(0.02)
-    assert a.state == "running" and q.place(a) == 0
-    assert (q.place(b), q.place(c)) == (1, 2)
-    assert a.progress == 0.5
-    c.cancel()
-    gate.set()
-    assert a.wait(10) and b.wait(10) and c.wait(10)
-    assert (a.state, a.result, b.state, b.result, c.state) == ("done", "first", "done", "second", "cancelled")
-    assert q.place(a) is None and [j.id for j in q.jobs(owner="s2")] == [b.id]
-
-    def broken(cb, cancel):
-        raise RuntimeError("boom")
-
-    d = q.submit_call(broken)
-    assert d.wait(10) and d.state == "failed" and "boom" in str(d.error)
-    q.shutdown()
-
-
-def test_finished_jobs_release_their_training_data():
-    """A job's call and a failure's traceback hold the photos; neither outlives the job's end."""
-    import gc
-    import weakref
-
-    q = TrainingQueue()
-    refs = []
-
-    def submit(fail: bool) -> None:
-        crops = np.zeros((64, 256, 256, 3), np.uint8)  # a CNN run's crops, in small
-        refs.append(weakref.ref(crops))
-
-        def work(cb, cancel):
-            cb(1, {"loss": float(crops.mean())})
-            if fail:
-                raise RuntimeError("boom")
-            return {"n": len(crops)}
-
-        q.submit_call(work, owner=f"owner-{len(refs)}")
-
-    submit(fail=False)
-    submit(fail=True)
-    jobs = q.jobs()
-    assert all(j.wait(10) for j in jobs)
-    assert [j.state for j in jobs] == ["done", "failed"] and jobs[0].result == {"n": 64}
-    assert "boom" in str(jobs[1].error) and jobs[0].history  # what the page shows stays
-    gc.collect()
-    assert [r() for r in refs] == [None, None]
-    q.shutdown()
-
-
-def test_queue_keeps_only_the_latest_finished_job_per_owner():
-    q = TrainingQueue(keep_finished=3)
-    for i in range(4):
-        assert q.submit_call(lambda cb, cancel, i=i: i, owner="s1").wait(10)
-    assert [j.result for j in q.jobs(owner="s1")] == [3]
-    for i in range(10):
-        assert q.submit_call(lambda cb, cancel: "x", owner=f"other-{i}").wait(10)
-    assert len(q.jobs()) <= 4  # three finished plus the newest one
-    gate = threading.Event()
-    running = q.submit_call(lambda cb, cancel: gate.wait(10), owner="s2")
-    waiting = q.submit_call(lambda cb, cancel: "later", owner="s2")
-    assert running in q.jobs(owner="s2") and waiting in q.jobs(owner="s2")  # unfinished jobs stay
-    gate.set()
-    assert waiting.wait(10)
-    q.shutdown()
-
-
-def test_queue_trains_a_real_model():
-    faces, labels = synthetic_set(10, seed=10)
-    q = TrainingQueue()
-    job = q.submit("pieces", faces, labels, TrainConfig(epochs=20), class_names=CLASSES, owner="me")
-    assert job.wait(60) and job.state == "done", job.error
-    assert job.progress == 1.0 and len(job.history) == len(job.result.history)
-    q.shutdown()
 
 
 def _sample_dir(tmp_path: Path, per_class: int) -> Path | None:

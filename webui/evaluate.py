@@ -6,7 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from edu_core import charts, evaluate, explain, i18n, jobs, models
+from edu_core import charts, explain, i18n, jobs, models
+from edu_core.detective import mislabel_suspects
+from edu_core.metrics import wilson_bounds
 from edu_core.predict import CANNOT_TELL, predict_bytes
 from edu_core.train import TrainingDataError
 from webui.common import class_name, lang, renamed, tr
@@ -34,7 +36,7 @@ def recall_chart(metrics: dict[str, Any], classes: list[str]) -> None:
     per = metrics.get("per_class", {})
     recall = {c: per.get(c, {}).get("recall", 0.0) for c in classes}
     support = {c: per.get(c, {}).get("support", 0) for c in classes}
-    low, high = charts.wilson_bounds(recall, support)
+    low, high = wilson_bounds(recall, support)
     fig = figure(
         charts.recall_bars, recall, low=low, high=high, classes=classes, lang=lang(), renamed=renamed()
     )
@@ -149,7 +151,7 @@ def _suspects(viewer: Any, model: Any, model_id: int, ids: list[int], faces: lis
     if key not in cache:
         cache.clear()
         with st.spinner(tr("eval.detective_running")):
-            cache[key] = evaluate.mislabel_suspects(
+            cache[key] = mislabel_suspects(
                 model.kind,
                 faces,
                 labels,

@@ -202,6 +202,7 @@ def korean7_report(model: Any) -> None:
     import numpy as np
 
     from edu_core import charts, korean7
+    from edu_core.metrics import wilson_bounds
 
     info = korean7.model_report(model)
     classes = list(info.get("classes") or model.classes)
@@ -227,7 +228,7 @@ def korean7_report(model: Any) -> None:
     if recall:
         st.subheader(tr("k7.per_class"))
         support = {c: int((info.get("support") or {}).get(c, 0)) for c in recall}
-        low, high = charts.wilson_bounds(recall, support)
+        low, high = wilson_bounds(recall, support)
         fig = charts.recall_bars(recall, low=low, high=high, classes=list(recall), lang=lang(), renamed=names)
         _k7_chart(fig, "k7_recall")
     if info.get("confusion"):

@@ -8,7 +8,7 @@ from typing import Any
 import segno
 import streamlit as st
 
-from edu_core import archive, brake, charts, dataset, i18n, ingest
+from edu_core import archive, brake, charts, i18n, ingest, photosets
 from edu_core.errors import EduError
 from edu_core.netinfo import lan_address
 from edu_core.store import SOLO_JOIN_CODE
@@ -282,7 +282,7 @@ def files_panel(session: Any, klass: Any) -> None:
     if db.list_splits(session):
         latest = db.list_splits(session)[-1].id
         st.download_button(
-            tr("teacher.export_data"), lambda: dataset.export_zip(db, session, split_id=latest),
+            tr("teacher.export_data"), lambda: photosets.export_zip(db, session, split_id=latest),
             file_name=f"expression-lab-{klass.join_code}-data.zip", mime="application/zip", icon="📦",
         )  # fmt: skip
     models = class_models(session)

@@ -12,7 +12,7 @@ the lab's comparisons), :mod:`~edu_core.charts.pictures` (annotated face picture
 """
 
 from edu_core.charts.cli import _main
-from edu_core.charts.lab import effect_bars, fairness_bars, student_class_bars, wilson_bounds
+from edu_core.charts.lab import effect_bars, fairness_bars, student_class_bars
 from edu_core.charts.lesson import (
     add_cell_targets,
     class_count_bars,
@@ -68,5 +68,4 @@ __all__ = [
     "style",
     "top_blendshapes",
     "training_curves",
-    "wilson_bounds",
 ]

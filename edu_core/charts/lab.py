@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
@@ -18,28 +17,6 @@ from edu_core.charts.theme import (
 )
 from edu_core.i18n import DEFAULT_LANG, class_name, t
 from edu_core.labels import LESSON_CLASSES
-
-
-def wilson_bounds(
-    share: Mapping[str, float], n: Mapping[str, int], *, z: float = 1.96
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Lower and upper ends of a 95 % Wilson interval for each class's share (for error bars).
-
-    With 8 test photos a class's 75 % could honestly be anywhere from 41 % to 93 %;
-    the bars make that visible instead of pretending to precision.
-    """
-    low: dict[str, float] = {}
-    high: dict[str, float] = {}
-    for c, p in share.items():
-        k = int(n.get(c, 0))
-        if k <= 0:
-            low[c], high[c] = 0.0, 1.0
-            continue
-        denom = 1 + z * z / k
-        centre = (p + z * z / (2 * k)) / denom
-        half = z * math.sqrt(p * (1 - p) / k + z * z / (4 * k * k)) / denom
-        low[c], high[c] = max(0.0, centre - half), min(1.0, centre + half)
-    return low, high
 
 
 def fairness_bars(rows: Sequence[object], *, lang: str = DEFAULT_LANG, title: str | None = None) -> go.Figure:

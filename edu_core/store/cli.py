@@ -55,9 +55,9 @@ def _data_set_tools() -> ModuleType:
     :class:`Store` and store :class:`NewImage` rows): the store package, which exposes
     :func:`main`, importing them at load time would be an import cycle.
     """
-    from edu_core import dataset
+    from edu_core import photosets
 
-    return dataset
+    return photosets
 
 
 def _read_new_password() -> str:

@@ -187,7 +187,7 @@ def test_sigkill_while_storing_uploads_loses_nothing_acknowledged(app_server, br
 
 
 def test_sigkill_during_training_marks_the_run_interrupted_and_training_again_works(app_server, browser_page):
-    from edu_core import dataset
+    from edu_core import photosets
     from edu_core.store import open_store
 
     data, page = app_server.data, browser_page
@@ -195,7 +195,7 @@ def test_sigkill_during_training_marks_the_run_interrupted_and_training_again_wo
     klass, _ = db.create_class("6-1", "4321")
     resume = _join(page, app_server.url, klass.join_code, "부엉이")
     student = db.resume(resume)
-    dataset.load_samples(db, student.id, 4)  # 20 labelled sample faces, the quick way
+    photosets.load_samples(db, student.id, 4)  # 20 labelled sample faces, the quick way
     db.make_split(student.id, test_ratio=0.2, seed=0)
 
     page.goto(f"{app_server.url}/train?s={resume}")

@@ -157,7 +157,7 @@ def test_whole_lesson_in_a_real_browser(lab_server, browser_page):
     # The teacher's part: import last lesson's data-set zip, see it counted at once, wipe the class.
     from classroom import TEACHER_PASSWORD
 
-    from edu_core.dataset import export_zip
+    from edu_core.photosets import export_zip
 
     archive = ARTIFACTS / "lesson_class.zip"
     archive.write_bytes(export_zip(db, student.id, split_id=db.list_splits(student.id)[-1].id))
