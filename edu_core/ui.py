@@ -2096,7 +2096,7 @@ def korean7_show_prediction(model: Any, data: bytes) -> None:
     from edu_core.predict import DEFAULT_THRESHOLD
 
     with landmarker_pool().acquire() as lm:
-        pred = korean7.predict_bytes(model, data, landmarker=lm)
+        pred = korean7.predict_korean7(model, data, landmarker=lm)
     if pred.status != "ok":
         st.warning(tr("k7.rejected", message=i18n.reason_message(pred.reason or "no_face", lang())), icon="⚠️")
         return

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edu_core import aihub_demo
-from edu_core.aihub_demo import (
+from edu_core.images import decode
+from edu_core.korean7 import demo as aihub_demo
+from edu_core.korean7.demo import (
     DISAGREEMENT,
     KOREAN7_DATASET_NAMES,
     UNKNOWN,
@@ -22,7 +23,6 @@ from edu_core.aihub_demo import (
     majority,
     write_demo_set,
 )
-from edu_core.images import decode
 
 
 @pytest.fixture(scope="module")

@@ -179,9 +179,9 @@ def test_seven_and_five_class_answers_share_one_threshold(saved_model, monkeypat
 
     def unsure(model, data, landmarker=None, p=0.2):
         probs = {c: (1 - p) / 6 for c in KOREAN7_CLASSES} | {"neutral": p}
-        return korean7.Prediction(status="ok", label="neutral", probabilities=probs, crop=None)
+        return korean7.Korean7Prediction(status="ok", label="neutral", probabilities=probs, crop=None)
 
-    monkeypatch.setattr(korean7, "predict_bytes", unsure)
+    monkeypatch.setattr(korean7, "predict_korean7", unsure)
     at = _open()
     at.file_uploader(key="k7_try_upload").set_value(("face.jpg", fv.to_jpeg(fv.astronaut()), "image/jpeg"))
     at.run()
