@@ -114,12 +114,15 @@ def report(res: dict) -> None:
         + f"; {res['persons']} people. Cache {prep['size']} px, "
         f"built at {prep['images_per_second']} photos/s."
     )
-    print("\n| model (CPU, reduced run) | epochs | top-1, new people | train img/s | predict img/s |")
-    print("|---|---|---|---|---|")
+    print(
+        "\n| model (CPU, reduced run) | epochs | top-1, new people | training wall time | "
+        "training img/s | predict img/s |"
+    )
+    print("|---|---|---|---|---|---|")
     for r in res["runs"].values():
         print(
             f"| {r['label']} | {r['epochs_run']} | {_pct(r['accuracy'])} (n={r['n']}) | "
-            f"{r['images_per_second']} | {r['predict_images_per_second']} |"
+            f"{r['seconds']:.0f} s | {r['train_speed']} | {r['predict_images_per_second']} |"
         )
     runs = list(res["runs"].values())
     if runs:
@@ -150,6 +153,15 @@ def report(res: dict) -> None:
         print(f"| gap (seen − new) | | | | {100 * lk['gap']:+.1f} points |")
 
 
+def _train_speed(m: dict, n_val: int) -> str:
+    """Fine-tuning: the median epoch's images/s. Frozen head: the one pass that embeds the photos
+    (each training photo and its mirror image, plus the validation photos); its epochs are free."""
+    if m["mode"] != "head":
+        return f"{m['images_per_second']} (median epoch)"
+    first = m["history"][0]["train_seconds"]
+    return f"{(2 * m['train_images'] + n_val) / first:.1f} (embedding pass)"
+
+
 def _label(name: str, cfg: Korean7TrainConfig, pretrained: bool) -> str:
     arch = {"efficientnet_lite0": "EfficientNet-Lite0", "resnet18": "ResNet18"}[cfg.arch]
     how = "frozen backbone + last layer" if cfg.mode == "head" else "fine-tuned"
@@ -169,6 +181,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "expression-lab-k7bench")
     ap.add_argument("--json-out", type=Path)
+    ap.add_argument(
+        "--merge", type=Path, nargs="*", default=[], help="earlier --json-out files to report too"
+    )
     args = ap.parse_args()
     root = os.environ.get("EXPRESSION_LAB_REALFACES")
     if not root or not (Path(root) / SOURCE).is_dir():
@@ -197,6 +212,7 @@ def main() -> int:
         r = {k: m[k] for k in ("accuracy", "n", "per_class_accuracy", "support", "confusion", "classes")}
         r |= {k: m[k] for k in ("epochs_run", "images_per_second", "pretrained", "train_images")}
         r["label"] = _label(name, cfg, m["pretrained"])
+        r["train_speed"] = _train_speed(m, len(korean7.CropCache(cache).subset("val")))
         r["seconds"] = round(time.perf_counter() - t, 1)
         best_pt = work / f"model_{name}" / "best.pt"
         r["predict_images_per_second"] = inference_speed(best_pt, cache, args.threads)
@@ -209,6 +225,12 @@ def main() -> int:
         res["leak"][name] = lk
         seen, new = lk["seen_people"]["accuracy"], lk["new_people"]["accuracy"]
         print(f"leak {name}: seen {seen} new {new}", file=sys.stderr)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(res, ensure_ascii=False, indent=1))
+    for path in args.merge:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        res["runs"] = {**earlier.get("runs", {}), **res["runs"]}
+        res["leak"] = {**earlier.get("leak", {}), **res["leak"]}
     report(res)
     if args.json_out:
         args.json_out.write_text(json.dumps(res, ensure_ascii=False, indent=1))

@@ -11,7 +11,8 @@ ui.korean7_intro_model()
 
 if ui.is_teacher():
     with st.expander(ui.tr("k7.setup_title"), expanded=ui.korean7_current() is None, icon="🛠️"):
-        load_tab, demo_tab = st.tabs([ui.tr("k7.load_tab"), ui.tr("k7.demo_tab")])
+        tabs = st.tabs([ui.tr("k7.load_tab"), ui.tr("k7.real_tab"), ui.tr("k7.demo_tab")])
+        load_tab, real_tab, demo_tab = tabs
         with load_tab:
             path = st.text_input(ui.tr("k7.path"), help=ui.tr("k7.path_help"), key="k7_path")
             if st.button(ui.tr("k7.load_path"), key="k7_load_path", disabled=not path.strip()):
@@ -21,6 +22,8 @@ if ui.is_teacher():
             )
             if st.button(ui.tr("k7.load_upload"), key="k7_load_upload", disabled=not files):
                 ui.korean7_load_upload(files)
+        with real_tab:
+            ui.korean7_real_tab()
         with demo_tab:
             st.caption(ui.tr("k7.demo_help"))
             left, right = st.columns(2)

@@ -70,8 +70,10 @@ from edu_core.korean7.pipeline import (
     DEMO_HEAD_WEIGHT_DECAY,
     DEMO_PER_CLASS,
     DemoPipelineResult,
+    FolderRunResult,
     build_demo_pipeline,
     compare_preprocessing,
+    train_on_folder,
 )
 from edu_core.korean7.prepare import assign_person_splits, prepare
 from edu_core.korean7.records import ImageRef, Korean7Record, decode_label_bytes, person_from_filename
@@ -93,6 +95,7 @@ __all__ = [
     "UNKNOWN_LABEL",
     "CropCache",
     "DemoPipelineResult",
+    "FolderRunResult",
     "ImageRef",
     "ImportResult",
     "Korean7Error",
@@ -131,5 +134,6 @@ __all__ = [
     "prepare",
     "present_classes",
     "train_korean7",
+    "train_on_folder",
     "write_leak_cache",
 ]
