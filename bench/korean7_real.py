@@ -150,7 +150,9 @@ def report(res: dict) -> None:
             f"| new people | {n['n']} | {ch['new_people']} | {ch['new_people_in_training']} | "
             f"{_pct(n['accuracy'])} |"
         )
-        print(f"| gap (seen − new) | | | | {100 * lk['gap']:+.1f} points |")
+        ps, pn = s["accuracy"] or 0.0, n["accuracy"] or 0.0
+        half = 196 * ((ps * (1 - ps) / max(s["n"], 1) + pn * (1 - pn) / max(n["n"], 1)) ** 0.5)
+        print(f"| gap (seen − new) | | | | {100 * lk['gap']:+.1f} points (95 % interval ±{half:.1f}) |")
 
 
 def _train_speed(m: dict, n_val: int) -> str:

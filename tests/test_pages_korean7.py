@@ -251,7 +251,7 @@ def test_teacher_trains_on_a_face_folder_without_neutral_and_sees_the_leak(data_
     assert report["classes"] == list(SIX) and report["absent_classes"] == ["neutral"]
     texts = _texts(at)
     assert t("k7.absent_report", classes=KOREAN7_NAMES["neutral"], n=6) in texts
-    assert t("k7.synthetic_badge") not in texts  # a teacher's own folder, not the painted demo
+    assert t("k7.synthetic_note") not in texts  # a teacher's own folder, not the painted demo
     metrics = {m.label: m.value for m in at.metric}
     assert metrics[t("k7.leak_seen")] == f"{report['leak']['seen_people']['accuracy']:.1%}"
     assert metrics[t("k7.leak_new")] == f"{report['accuracy']:.1%}"  # the report's test is on new people

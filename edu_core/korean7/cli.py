@@ -1,4 +1,8 @@
-"""``python -m edu_core.korean7 {import,prepare,train,evaluate,predict,demo,compare,leak} ... --json``."""
+"""``python -m edu_core.korean7 {import,prepare,train,evaluate,predict,demo,compare,leak} ... --json``.
+
+``python -m edu_core.korean7 demo-set --out DIR ...`` writes the synthetic AI-Hub-format set alone
+(:mod:`edu_core.korean7.demo`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edu_core.errors import EduError
+from edu_core.korean7 import demo
 from edu_core.korean7.agreement import agreement_labels
 from edu_core.korean7.cache import PrepareConfig
 from edu_core.korean7.data import Korean7TrainConfig
@@ -252,6 +257,9 @@ def _run(args: argparse.Namespace, bar: Callable[[int, int, str], None]) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; see the module docstring."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo-set"]:
+        return demo.main(argv[1:])
     args = _parser().parse_args(argv)
     bar = _progress_bar(not args.json and sys.stderr.isatty())
     try:

@@ -472,9 +472,9 @@ def write_demo(out: Path, cfg: DemoConfig, progress: Callable[[int, int], None] 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: ``python -m edu_core.korean7.demo --out DIR --per-class N [--json]``."""
+    """CLI: ``python -m edu_core.korean7 demo-set --out DIR --per-class N [--json]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m edu_core.korean7.demo",
+        prog="python -m edu_core.korean7 demo-set",
         description="Write a synthetic demo set laid out like the AI Hub Korean emotion data.",
     )
     parser.add_argument("--out", required=True, type=Path, help="empty or new folder")
