@@ -111,8 +111,12 @@ def report(res: dict) -> None:
         f"{prep['total']} crops, classes {', '.join(prep['classes'])}; absent: "
         f"{', '.join(prep['absent_classes']) or 'none'}; split by {prep['split_by']}: "
         + ", ".join(f"{s} {sum(v.values())}" for s, v in prep["per_split"].items())
-        + f"; {res['persons']} people. Cache {prep['size']} px, "
-        f"built at {prep['images_per_second']} photos/s."
+        + f"; {res['persons']} people. "
+        + (
+            f"Crop cache ({prep['size']} px) built at {prep['images_per_second']} photos/s."
+            if prep["resumed"] < prep["total"]
+            else "Crop cache reused from an earlier run."
+        )
     )
     print(
         "\n| model (CPU, reduced run) | epochs | top-1, new people | training wall time | "
