@@ -1,10 +1,12 @@
 """Figures for the Korean seven-class pipeline, measured on the synthetic AI-Hub-format demo set.
 
+The same pipeline on real Korean faces: ``bench/korean7_real.py``.
+
     python bench/korean7.py [--per-class 8] [--long-side 1440] [--workers 2]
                             [--acc-per-class 30] [--epochs 6] [--skip-accuracy] [--json-out FILE]
 
 In one run:
-  1. writes a phone-sized demo set (``edu_core.aihub_demo``; ~30 % EXIF-rotated, 4:3/16:9/square);
+  1. writes a phone-sized demo set (``edu_core.korean7.demo``; ~30 % EXIF-rotated, 4:3/16:9/square);
   2. times a plain full-size decode of every JPEG (PIL + EXIF transpose, one thread) — the
      cost a naive preparation pays before it even looks for a face;
   3. times building the crop cache from the same photos (``korean7.prepare``): with the face
@@ -34,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from extract import plain_decode  # noqa: E402  (bench/extract.py: the same baseline)
 
 from edu_core import korean7  # noqa: E402
-from edu_core.aihub_demo import write_demo_set  # noqa: E402
-from edu_core.korean7 import PrepareConfig, TrainConfig  # noqa: E402
+from edu_core.korean7 import Korean7TrainConfig, PrepareConfig  # noqa: E402
+from edu_core.korean7.demo import write_demo_set  # noqa: E402
 
 
 def timed_prepare(root: Path, cache: Path, cfg: PrepareConfig) -> tuple[float, korean7.PrepareSummary]:
@@ -49,7 +51,7 @@ def train_speed(
     cache: Path, out: Path, arch: str, image_size: int, batches: int, batch_size: int, threads: int | None = 1
 ) -> float:
     """Median images/s over epochs 2+ of a short run (epoch 1 pays warm-up)."""
-    cfg = TrainConfig(
+    cfg = Korean7TrainConfig(
         arch=arch,
         epochs=3,
         batch_size=batch_size,
@@ -60,7 +62,7 @@ def train_speed(
         patience=10,
         cpu_threads=threads,
     )
-    m = korean7.train(cache, out, cfg)
+    m = korean7.train_korean7(cache, out, cfg)
     return float(m["images_per_second"])
 
 
@@ -146,7 +148,7 @@ def train_speeds(tmp: Path, res: dict) -> None:
 def accuracy(args: argparse.Namespace, tmp: Path, res: dict) -> None:
     aroot = tmp / "aihub_acc"
     write_demo_set(aroot, per_class=args.acc_per_class, seed=2, long_side=args.acc_long_side)
-    tcfg = TrainConfig(
+    tcfg = Korean7TrainConfig(
         arch="efficientnet_lite0",
         epochs=args.epochs,
         batch_size=32,

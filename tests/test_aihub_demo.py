@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edu_core import aihub_demo
-from edu_core.aihub_demo import (
+from edu_core import korean7
+from edu_core.images import decode
+from edu_core.korean7 import demo as aihub_demo
+from edu_core.korean7.demo import (
     DISAGREEMENT,
     KOREAN7_DATASET_NAMES,
     UNKNOWN,
@@ -22,7 +24,6 @@ from edu_core.aihub_demo import (
     majority,
     write_demo_set,
 )
-from edu_core.images import decode
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +210,10 @@ def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n_records"] == 7 and out["label_encodings"] == {"cp949": 7}
+
+
+def test_korean7_cli_writes_the_demo_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["demo-set", "--out", str(tmp_path / "k7"), "--per-class", "1", "--long-side", "160", "--json"]
+    assert korean7.main(args) == 0
+    assert json.loads(capsys.readouterr().out)["n_records"] == 7
+    assert (tmp_path / "k7" / "DEMO_README.txt").is_file()

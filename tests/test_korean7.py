@@ -11,26 +11,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from korean7_faces import SIX, write_face_folder
 
 from edu_core import korean7
-from edu_core.aihub_demo import majority, write_demo_set
 from edu_core.korean7 import (
     INVALID,
     UNKNOWN,
     CropCache,
     Korean7Error,
+    Korean7TrainConfig,
     PrepareConfig,
-    TrainConfig,
     agreement,
     agreement_labels,
     decode_label_bytes,
     import_dataset,
     prepare,
 )
+from edu_core.korean7.demo import majority, write_demo_set
+from edu_core.korean7.records import zip_member_name
 from edu_core.labels import KOREAN7_CLASSES
 
 BOXES = PrepareConfig(per_class=None, crop_source="boxes", size=64, workers=2, shard_size=8)
-TINY = TrainConfig(
+TINY = Korean7TrainConfig(
     arch="resnet18",
     epochs=1,
     batch_size=32,
@@ -60,7 +62,7 @@ def cache(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def trained(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("k7model") / "model"
-    return out, korean7.train(cache, out, TINY)
+    return out, korean7.train_korean7(cache, out, TINY)
 
 
 def _json_truth(root: Path) -> list[dict]:
@@ -114,7 +116,7 @@ def test_nfd_file_names_and_legacy_zip_names_are_matched(tmp_path: Path) -> None
     name = "기쁨_사진.jpg"
     info = zipfile.ZipInfo(name.encode("cp949").decode("cp437"))
     info.flag_bits = 0
-    assert korean7._zip_member_name(info) == name
+    assert zip_member_name(info) == name
 
 
 def test_label_file_encodings() -> None:
@@ -204,14 +206,14 @@ def test_cache_balance_split_by_person_and_upright_crops(demo: Path, cache: Path
 
 def test_split_by_person_follows_the_fractions() -> None:
     groups = {f"p{i}": [f"p{i}_{j}" for j in range(1 + i % 4)] for i in range(200)}
-    split = korean7.split_by_person(groups, (0.8, 0.1, 0.1), seed=3)
+    split = korean7.assign_person_splits(groups, (0.8, 0.1, 0.1), seed=3)
     assert set(split) == {k for v in groups.values() for k in v}
     counts = Counter(split.values())
     total = sum(counts.values())
     assert abs(counts["train"] / total - 0.8) < 0.02 and abs(counts["test"] / total - 0.1) < 0.02
     for person, keys in groups.items():
         assert len({split[k] for k in keys}) == 1, person
-    assert split == korean7.split_by_person(groups, (0.8, 0.1, 0.1), seed=3)
+    assert split == korean7.assign_person_splits(groups, (0.8, 0.1, 0.1), seed=3)
 
 
 def test_prepare_resumes_after_interruption(demo: Path, cache: Path, tmp_path: Path) -> None:
@@ -264,19 +266,21 @@ def test_train_one_epoch_resume_evaluate_predict(
     out = tmp_path / "model"
     shutil.copytree(first, out)
     seen: list[int] = []
-    cfg2 = TrainConfig(**{**TINY.__dict__, "epochs": 2})
-    m2 = korean7.train(cache, out, cfg2, on_epoch_end=lambda i: seen.append(i["epoch"]))
+    cfg2 = Korean7TrainConfig(**{**TINY.__dict__, "epochs": 2})
+    m2 = korean7.train_korean7(cache, out, cfg2, on_epoch_end=lambda i: seen.append(i["epoch"]))
     assert seen == [1] and m2["epochs_run"] == 2
     assert m2["history"][0] == m1["history"][0]
     model = korean7.load_model(out / "best.pt")
-    ev = korean7.evaluate(model, cache, split="test")
+    ev = korean7.evaluate_korean7(model, cache, split="test")
     assert ev["n"] == m2["n"] and ev["synthetic"] is True
     probs = korean7.predict_crops(model, CropCache(cache).images([0, 1]))
     assert probs.shape == (2, 7) and np.allclose(probs.sum(1), 1, atol=1e-4)
     report = korean7.model_report(out / "best.pt")
     assert report["synthetic"] is True and report["korean_names"]["anger"] == "분노"
     with pytest.raises(Korean7Error) as err:
-        korean7.train(cache, out, TrainConfig(**{**TINY.__dict__, "arch": "efficientnet_lite0", "epochs": 3}))
+        korean7.train_korean7(
+            cache, out, Korean7TrainConfig(**{**TINY.__dict__, "arch": "efficientnet_lite0", "epochs": 3})
+        )
     assert err.value.code == "resume_mismatch"
 
 
@@ -286,33 +290,36 @@ def test_frozen_head_training_saves_an_ordinary_checkpoint(cache: Path, tmp_path
 
     if models.pretrained_weights_path("efficientnet_lite0") is None:
         pytest.skip("no offline ImageNet weights")
-    cfg = TrainConfig(**{**TINY.__dict__, "arch": "efficientnet_lite0", "pretrained": "auto", "mode": "head",
-                         "epochs": 30, "patience": 100, "lr": 3e-3, "image_size": 64})  # fmt: skip
+    cfg = Korean7TrainConfig(**{**TINY.__dict__, "arch": "efficientnet_lite0", "pretrained": "auto",
+                                "mode": "head", "epochs": 30, "patience": 100, "lr": 3e-3,
+                                "image_size": 64})  # fmt: skip
     seen: list[int] = []
-    m = korean7.train(cache, tmp_path / "head", cfg, on_epoch_end=lambda i: seen.append(i["epoch"]))
+    m = korean7.train_korean7(cache, tmp_path / "head", cfg, on_epoch_end=lambda i: seen.append(i["epoch"]))
     assert seen == list(range(30)) and m["epochs_run"] == 30 and m["mode"] == "head"
     model = korean7.load_model(tmp_path / "head" / "best.pt")
     # the standardisation is folded into the last layer: the loaded net scores what training saw
-    assert korean7.evaluate(model, cache, split="val")["accuracy"] == pytest.approx(
+    assert korean7.evaluate_korean7(model, cache, split="val")["accuracy"] == pytest.approx(
         m["best_val_acc"], abs=1e-3
     )
     first = m["history"][0]["train_loss"]
     assert min(h["train_loss"] for h in m["history"]) < first  # the layer learns
     with pytest.raises(Korean7Error) as err:
-        korean7.train(cache, tmp_path / "no", TrainConfig(**{**cfg.__dict__, "pretrained": "no"}))
+        korean7.train_korean7(
+            cache, tmp_path / "no", Korean7TrainConfig(**{**cfg.__dict__, "pretrained": "no"})
+        )
     assert err.value.code == "weights_missing"  # nothing to keep frozen
 
 
 def test_predict_bytes_runs_the_face_engine(demo: Path, trained: tuple[Path, dict]) -> None:
     model = korean7.load_model(trained[0] / "best.pt")
     photo = next(demo.rglob("*.jpg"))
-    pred = korean7.predict_bytes(model, photo.read_bytes())
+    pred = korean7.predict_korean7(model, photo.read_bytes())
     if pred.status == "ok":
         assert set(pred.probabilities) == set(KOREAN7_CLASSES)
         assert abs(sum(pred.probabilities.values()) - 1) < 1e-3 and pred.label in KOREAN7_CLASSES
     else:
         assert pred.reason
-    blank = korean7.predict_bytes(model, b"not a picture at all")
+    blank = korean7.predict_korean7(model, b"not a picture at all")
     assert blank.status == "rejected" and blank.reason
 
 
@@ -363,16 +370,138 @@ def test_device_side_augmentation_and_metrics() -> None:
     mean = torch.zeros(1, 3, 1, 1)
     std = torch.ones(1, 3, 1, 1)
     gen = torch.Generator().manual_seed(0)
-    plain = korean7._gpu_augment(x, False, 32, 0.0, mean, std, None)
+    plain = korean7.device_augment(x, False, 32, 0.0, mean, std, None)
     assert plain.shape == (6, 3, 32, 32) and torch.allclose(
         plain, torch.full_like(plain, 128 / 255), atol=1e-3
     )
-    aug = korean7._gpu_augment(x, True, 32, 1.0, mean, std, gen)
+    aug = korean7.device_augment(x, True, 32, 1.0, mean, std, gen)
     assert aug.shape == (6, 3, 32, 32) and torch.isfinite(aug).all()
     erased = (aug - 128 / 255).abs().amax(dim=1) > 0.05
     share = erased.float().mean(dim=(1, 2))
     assert (share > 0.01).all() and (share < 0.5).all()  # every image got one erased patch
-    cm = korean7.confusion_matrix([0, 0, 1, 2], [0, 1, 1, 2], n_classes=3)
+    cm = korean7.confusion_of([0, 0, 1, 2], [0, 1, 1, 2], ("a", "b", "c"))
     m = korean7.metrics_from_confusion(cm, ("a", "b", "c"))
     assert m["accuracy"] == 0.75 and m["per_class_accuracy"] == {"a": 0.5, "b": 1.0, "c": 1.0}
     assert m["confusion"] == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+
+
+# --- a plain folder of face crops, as the public AI Hub re-packagings ship ---------------------
+
+
+def test_face_folder_labels_from_folder_names_keeps_persons(tmp_path: Path) -> None:
+    write_face_folder(tmp_path / "crops", persons=4, per=1)
+    (tmp_path / "crops" / "놀람").mkdir()
+    (tmp_path / "crops" / "놀람" / "x.jpg").write_bytes(
+        (tmp_path / "crops").rglob("*.jpg").__next__().read_bytes()
+    )
+    res = import_dataset(tmp_path / "crops")
+    rep = res.report
+    assert rep.layout == "face_folder" and rep.label_files == 0
+    assert rep.records == 24 and rep.label_sources == {"folder": 24}
+    assert rep.per_uploader == {c: 4 for c in SIX} and rep.absent_classes == ["neutral"]
+    assert rep.persons == 4 and rep.without_person == 0
+    assert rep.unlabelled_images == ["놀람/x.jpg"]  # surprise is none of the seven
+    assert all(r.precropped and r.person and len(r.person) == 12 for r in res.records)
+
+
+def test_face_folder_labels_from_the_aihub_file_name_pattern(tmp_path: Path) -> None:
+    write_face_folder(tmp_path / "flat", persons=3, per=2, style="filename")
+    (tmp_path / "flat" / "IMG_0001.jpg").write_bytes(next((tmp_path / "flat").glob("*.jpg")).read_bytes())
+    res = import_dataset(tmp_path / "flat")
+    rep = res.report
+    assert rep.layout == "face_folder" and rep.label_sources == {"filename": 36}
+    assert rep.persons == 3 and rep.unlabelled_images == ["IMG_0001.jpg"]
+    by_person = Counter(r.person for r in res.records)
+    assert all(len(p) == 64 for p in by_person) and set(by_person.values()) == {12}
+    assert korean7.parse_face_filename("abcdef0123456789_여_20_분노_도심&거리_2021-01.jpg") == (
+        "anger",
+        "abcdef0123456789",
+    )
+    assert korean7.parse_face_filename("521247cef526_angry_0531fc13.jpg") == ("anger", "521247cef526")
+    assert korean7.parse_face_filename("IMG_0001.jpg") == (None, None)
+
+
+@pytest.fixture(scope="module")
+def six_class_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("k7faces") / "crops"
+    write_face_folder(root, persons=20, per=2, style="filename")
+    out = root.parent / "cache"
+    prepare(root, out, PrepareConfig(per_class=None, size=48, workers=1, shard_size=64))
+    return out
+
+
+def test_missing_class_trains_and_reports_on_the_classes_present(
+    six_class_cache: Path, tmp_path: Path
+) -> None:
+    c = CropCache(six_class_cache)
+    assert c.classes == SIX and c.absent_classes == ("neutral",) and c.precropped
+    s = c.index["summary"]
+    assert s["absent_classes"] == ["neutral"] and s["sources"] == {"given": 240} and s["shortfall"] == {}
+    assert c.index["margin"] == korean7.PRECROPPED_MARGIN
+    m = korean7.train_korean7(
+        six_class_cache, tmp_path / "m", Korean7TrainConfig(**{**TINY.__dict__, "image_size": 48})
+    )
+    assert m["classes"] == list(SIX) and set(m["per_class_accuracy"]) == set(SIX)
+    assert np.asarray(m["confusion"]).shape == (6, 6)
+    model = korean7.load_model(tmp_path / "m" / "best.pt")
+    assert model.classes == SIX and model.absent_classes == ("neutral",)
+    assert korean7.predict_crops(model, c.images([0, 1])).shape == (2, 6)
+    assert korean7.model_report(model)["absent_classes"] == ["neutral"]
+
+
+def test_face_folder_split_is_person_disjoint_8_1_1(six_class_cache: Path) -> None:
+    c = CropCache(six_class_cache)
+    assert c.index["split_by"] == "person"
+    splits_of: dict[str, set[str]] = {}
+    for e in c.entries:
+        splits_of.setdefault(e["person"], set()).add(e["split"])
+    assert len(splits_of) == 20 and all(len(s) == 1 for s in splits_of.values())
+    people = Counter(next(iter(s)) for s in splits_of.values())
+    assert people == {"train": 16, "val": 2, "test": 2}  # 12 photos a person: exactly 8:1:1
+
+
+def test_leak_comparison_shows_the_leak_on_a_fixture(six_class_cache: Path, tmp_path: Path) -> None:
+    # Each photo mostly shows a pattern of its own person and class: a model that memorises
+    # people scores far better on another photo of someone it saw than on someone new.
+    from edu_core import models
+
+    if models.pretrained_weights_path("efficientnet_lite0") is None:
+        pytest.skip("no offline ImageNet weights")
+    cfg = Korean7TrainConfig(**{**TINY.__dict__, "arch": "efficientnet_lite0", "pretrained": "auto",
+                                "mode": "head", "epochs": 150, "patience": 150, "lr": 3e-3,
+                                "image_size": 48})  # fmt: skip
+    res = korean7.leak_comparison(six_class_cache, tmp_path / "leak", cfg)
+    ch = res["checks"]
+    assert ch["new_people_in_training"] == 0 and ch["new_people"] == 2
+    assert ch["seen_people_in_training"] == ch["seen_people"] > 0
+    # one photo from each of the 16 training people, at most as many as the 24 new-people photos
+    assert res["seen_people"]["n"] == 16 and res["new_people"]["n"] == 24
+    seen, new = res["seen_people"]["accuracy"], res["new_people"]["accuracy"]
+    assert seen - new >= 0.25, (seen, new)
+    assert res["gap"] == pytest.approx(seen - new, abs=1e-3)
+    # the page reads it back next to the model
+    assert korean7.model_report(tmp_path / "leak" / "model" / "best.pt")["leak"]["gap"] == res["gap"]
+    leak_cache = CropCache(tmp_path / "leak" / "cache")
+    held = {leak_cache.entries[i]["key"] for i in leak_cache.subset("seen")}
+    assert not held & {leak_cache.entries[i]["key"] for i in leak_cache.subset("train")}
+    assert leak_cache.images(leak_cache.subset("seen")).shape == (16, 48, 48, 3)  # the shards are shared
+
+
+def test_cli_leak_json(six_class_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["leak", "--cache", str(six_class_cache), "--out", str(tmp_path / "l"), "--arch", "resnet18"]
+    args += [
+        "--epochs",
+        "1",
+        "--image-size",
+        "32",
+        "--pretrained",
+        "no",
+        "--workers",
+        "0",
+        "--cpu-threads",
+        "1",
+    ]
+    assert korean7.main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"seen_people", "new_people", "gap", "checks"}
+    assert out["checks"]["new_people_in_training"] == 0 and out["absent_classes"] == ["neutral"]

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import face_variants as fv
 import pytest
+from korean7_faces import SIX, write_face_folder
 from streamlit.testing.v1 import AppTest
 
-from edu_core import korean7
+from edu_core import korean7, models
 from edu_core.i18n import reason_message, t
 from edu_core.labels import KOREAN7_CLASSES, KOREAN7_NAMES
 from edu_core.predict import DEFAULT_THRESHOLD
@@ -179,9 +180,9 @@ def test_seven_and_five_class_answers_share_one_threshold(saved_model, monkeypat
 
     def unsure(model, data, landmarker=None, p=0.2):
         probs = {c: (1 - p) / 6 for c in KOREAN7_CLASSES} | {"neutral": p}
-        return korean7.Prediction(status="ok", label="neutral", probabilities=probs, crop=None)
+        return korean7.Korean7Prediction(status="ok", label="neutral", probabilities=probs, crop=None)
 
-    monkeypatch.setattr(korean7, "predict_bytes", unsure)
+    monkeypatch.setattr(korean7, "predict_korean7", unsure)
     at = _open()
     at.file_uploader(key="k7_try_upload").set_value(("face.jpg", fv.to_jpeg(fv.astronaut()), "image/jpeg"))
     at.run()
@@ -225,3 +226,38 @@ def test_demo_defaults_are_the_measured_ones(data_dir):
     at = _open(teacher=True, data_dir=data_dir)
     assert at.number_input(key="k7_per_class").value == korean7.DEMO_PER_CLASS
     assert at.number_input(key="k7_epochs").value == korean7.DEMO_HEAD_EPOCHS
+
+
+@pytest.mark.timeout(600)
+def test_teacher_trains_on_a_face_folder_without_neutral_and_sees_the_leak(data_dir, tmp_path):
+    # A folder of face crops as the public AI Hub copies ship it: six classes, no 중립.
+    if models.pretrained_weights_path("efficientnet_lite0") is None:
+        pytest.skip("no offline ImageNet weights")
+    write_face_folder(tmp_path / "crops", persons=20, per=2, size=64)
+    at = _open(teacher=True, data_dir=data_dir)
+    at.text_input(key="k7_real_path").set_value(str(tmp_path / "crops")).run()
+    next(b for b in at.button if b.key == "k7_real_check").click().run()
+    assert not at.exception, at.exception
+    assert t("k7.real_absent", classes=KOREAN7_NAMES["neutral"]) in _texts(at)
+    at.radio(key="k7_real_mode").set_value("head")
+    at.select_slider(key="k7_real_size").set_value(64)
+    at.number_input(key="k7_real_epochs_head").set_value(40)
+    at.default_timeout = 500  # the run trains in the page thread's worker: slow on a shared CPU
+    next(b for b in at.button if b.key == "k7_real_train").click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith(t("k7.real_done", seconds=0)[:8]) for s in at.success)
+    checkpoint = Path(json.loads((data_dir / "korean7" / "current.json").read_text())["path"])
+    report = korean7.model_report(checkpoint)
+    assert report["classes"] == list(SIX) and report["absent_classes"] == ["neutral"]
+    texts = _texts(at)
+    assert t("k7.absent_report", classes=KOREAN7_NAMES["neutral"], n=6) in texts
+    assert t("k7.synthetic_note") not in texts  # a teacher's own folder, not the painted demo
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[t("k7.leak_seen")] == f"{report['leak']['seen_people']['accuracy']:.1%}"
+    assert metrics[t("k7.leak_new")] == f"{report['accuracy']:.1%}"  # the report's test is on new people
+    at.file_uploader(key="k7_try_upload").set_value(("face.jpg", fv.to_jpeg(fv.astronaut()), "image/jpeg"))
+    at.run()
+    assert not at.exception, at.exception
+    bars = _bar_charts(at)[-1]["data"][0]
+    assert len(bars["x"]) == 6 and KOREAN7_NAMES["neutral"] not in set(bars["y"])
+    assert t("k7.absent_bars", n=6, classes=KOREAN7_NAMES["neutral"]) in _texts(at)

@@ -4,7 +4,7 @@ import streamlit as st
 
 from edu_core import korean7
 from edu_core.errors import EduError
-from edu_core.korean7_registry import korean7_current
+from edu_core.korean7.registry import korean7_current
 from webui.common import show_error, tr
 from webui.korean7 import (
     five_class_try,
@@ -13,6 +13,7 @@ from webui.korean7 import (
     korean7_load_path,
     korean7_load_upload,
     korean7_model,
+    korean7_real_tab,
     korean7_report,
     korean7_show_prediction,
 )
@@ -24,7 +25,7 @@ korean7_intro_model()
 
 if is_teacher():
     with st.expander(tr("k7.setup_title"), expanded=korean7_current() is None, icon="🛠️"):
-        load_tab, demo_tab = st.tabs([tr("k7.load_tab"), tr("k7.demo_tab")])
+        load_tab, real_tab, demo_tab = st.tabs([tr("k7.load_tab"), tr("k7.real_tab"), tr("k7.demo_tab")])
         with load_tab:
             path = st.text_input(tr("k7.path"), help=tr("k7.path_help"), key="k7_path")
             if st.button(tr("k7.load_path"), key="k7_load_path", disabled=not path.strip()):
@@ -34,6 +35,8 @@ if is_teacher():
             )
             if st.button(tr("k7.load_upload"), key="k7_load_upload", disabled=not files):
                 korean7_load_upload(files)
+        with real_tab:
+            korean7_real_tab()
         with demo_tab:
             st.caption(tr("k7.demo_help"))
             left, right = st.columns(2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import threading
 import time
@@ -9,11 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
-from edu_core import i18n
+from edu_core import charts, i18n, korean7, models, predict
 from edu_core.errors import EduError
-from edu_core.korean7_registry import korean7_current, korean7_dir, use_checkpoint
+from edu_core.korean7.registry import korean7_current, korean7_dir, use_checkpoint
+from edu_core.labels import KOREAN7_NAMES
+from edu_core.metrics import wilson_bounds
 from webui.common import class_name, lang, run_with_progress, show_error, tr
 from webui.evaluate import bundle, predict_upload, show_prediction
 from webui.resources import landmarker_pool, store
@@ -30,7 +35,6 @@ K7_DEMO_STAGES: dict[str, tuple[float, float]] = {
 
 def _k7_names() -> dict[str, str] | None:
     # The data set says 분노/중립 where the lesson says 화남/무표정; charts take it as a renaming.
-    from edu_core.labels import KOREAN7_NAMES
 
     return dict(KOREAN7_NAMES) if lang() == "ko" else None
 
@@ -53,7 +57,6 @@ def korean7_use(path: str | Path) -> Any:
 
 def korean7_model() -> Any:
     """The class's current seven-class model, loaded once per session (None when there is none)."""
-    from edu_core import korean7
 
     path = korean7_current()
     if path is None:
@@ -81,8 +84,6 @@ def korean7_load_path(text: str) -> None:
 
 def korean7_load_upload(files: list) -> None:
     """Teacher: keep an uploaded checkpoint (and its metrics.json) in the data folder, then use it."""
-    import hashlib
-    import json
 
     pts = [f for f in files if f.name.lower().endswith(".pt")]
     if len(pts) != 1:
@@ -121,7 +122,6 @@ def korean7_build_demo(settings: dict[str, Any]) -> None:
     ``settings`` are build_demo_pipeline keyword arguments; each combination gets its own
     folder, so pressing the button again with the same settings resumes or reuses that run.
     """
-    from edu_core import korean7
 
     lock = _korean7_demo_lock()
     if not lock.acquire(blocking=False):
@@ -149,6 +149,163 @@ def korean7_build_demo(settings: dict[str, Any]) -> None:
     st.success(tr("k7.demo_done", seconds=round(time.monotonic() - start)), icon="🧪")
 
 
+#: Share of the real-data progress bar each stage of korean7.train_on_folder fills.
+K7_REAL_STAGES: dict[str, tuple[float, float]] = {"prepare": (0.0, 0.3), "train": (0.3, 1.0)}
+
+
+def korean7_import_folder(text: str) -> Any:
+    """Teacher: read a data-set folder on the server and say what is in it (None if unusable)."""
+
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        st.error(tr("k7.real_missing"), icon="⚠️")
+        return None
+    try:
+        res = korean7.import_dataset(path)
+    except EduError as exc:
+        show_error(exc)
+        return None
+    rep = res.report
+    counts = rep.per_uploader
+    if not res.records:
+        st.warning(tr("k7.real_empty"), icon="📂")
+        return None
+    st.success(
+        tr(
+            f"k7.real_found_{'aihub' if rep.layout == 'aihub' else 'faces'}",
+            n=rep.matched,
+            persons=rep.persons,
+            classes=", ".join(f"{_k7_name(c)} {n}" for c, n in counts.items()),
+        ),
+        icon="📂",
+    )
+    if rep.absent_classes:
+        st.info(tr("k7.real_absent", classes=", ".join(_k7_name(c) for c in rep.absent_classes)), icon="ℹ️")
+    if rep.without_person:
+        st.warning(tr("k7.real_no_person", n=rep.without_person), icon="👤")
+    if rep.unlabelled_images or rep.missing_images:
+        st.caption(tr("k7.real_skipped", n=len(rep.unlabelled_images) + len(rep.missing_images)))
+    return res
+
+
+def korean7_train_real(root: str, settings: dict[str, Any]) -> None:
+    """Teacher: prepare the crop cache and train on a real folder, with a progress bar; then use it.
+
+    ``settings``: arch, mode ("head"/"full"), image_size, epochs, leak (bool). Each folder and
+    setting combination gets its own work folder, so pressing again resumes the crop cache.
+    """
+
+    lock = _korean7_demo_lock()  # one heavy job per server, the demo's or this one
+    if not lock.acquire(blocking=False):
+        st.info(tr("k7.demo_busy"), icon="⏳")
+        return
+    key = json.dumps({"root": str(Path(root).expanduser().resolve()), **settings}, sort_keys=True)
+    workdir = korean7_dir() / "real" / hashlib.sha256(key.encode()).hexdigest()[:16]
+    head = settings["mode"] == "head"
+    cfg = korean7.Korean7TrainConfig(
+        arch=settings["arch"],
+        mode=settings["mode"],
+        epochs=int(settings["epochs"]),
+        patience=int(settings["epochs"]),
+        image_size=int(settings["image_size"]),
+        lr=korean7.DEMO_HEAD_LR if head else 1e-3,
+        weight_decay=korean7.DEMO_HEAD_WEIGHT_DECAY if head else 1e-4,
+        batch_size=32,
+        workers=0,
+    )
+    prep = korean7.PrepareConfig(per_class=None, size=int(settings["image_size"]), workers=2)
+
+    def work(report: Callable[[int, int], None]) -> Any:
+        def on_stage(stage: str, frac: float) -> None:
+            lo, hi = K7_REAL_STAGES.get(stage, (0.0, 1.0))
+            report(int(100 * (lo + (hi - lo) * min(max(frac, 0.0), 1.0))), 100)
+
+        return korean7.train_on_folder(
+            root, workdir, prep, cfg, leak=bool(settings["leak"]), progress=on_stage
+        )
+
+    start = time.monotonic()
+    try:
+        result = run_with_progress(work, text_key="k7.real_progress", total=100)
+        korean7_use(result.checkpoint)
+    except EduError as exc:
+        show_error(exc)
+        return
+    finally:
+        lock.release()
+    st.success(tr("k7.real_done", seconds=round(time.monotonic() - start)), icon="🇰🇷")
+
+
+def korean7_real_tab() -> None:
+    """Teacher: the real-data tab: a folder on the server, what is in it, then prepare and train."""
+
+    st.caption(tr("k7.real_help"))
+    path = st.text_input(tr("k7.real_path"), help=tr("k7.real_path_help"), key="k7_real_path").strip()
+    if st.button(tr("k7.real_check"), key="k7_real_check", disabled=not path):
+        st.session_state["k7_real_checked"] = path if korean7_import_folder(path) is not None else None
+    if not path or st.session_state.get("k7_real_checked") != path:
+        return
+    left, right = st.columns(2)
+    have = models.available_archs()
+    arch = left.radio(
+        tr("k7.demo_arch"), ["efficientnet_lite0", "resnet18"], horizontal=True, key="k7_real_arch"
+    )
+    can_freeze = arch in have
+    mode = right.radio(
+        tr("k7.real_mode"),
+        ["head", "full"] if can_freeze else ["full"],
+        format_func=lambda m: tr(f"k7.real_mode.{m}"),
+        key="k7_real_mode",
+    )
+    if not can_freeze:
+        st.caption(tr("k7.real_scratch", arch=arch))
+    size = left.select_slider(
+        tr("k7.demo_image_size"), [64, 96, 112, 128, 160, 224], value=112, key="k7_real_size"
+    )
+    epochs = right.number_input(
+        tr("k7.demo_epochs"), 1, 500, 300 if mode == "head" else 4, key=f"k7_real_epochs_{mode}"
+    )
+    leak = st.checkbox(tr("k7.real_leak"), value=True, help=tr("k7.real_leak_help"), key="k7_real_leak")
+    if st.button(tr("k7.real_train"), type="primary", icon="🇰🇷", key="k7_real_train", width="stretch"):
+        settings = {"arch": arch, "mode": mode, "image_size": size, "epochs": epochs, "leak": leak}
+        korean7_train_real(path, settings)
+
+
+def korean7_absent_note(model: Any) -> None:
+    """Why a model trained without some class shows fewer bars (the public crops lack 중립)."""
+    absent = getattr(model, "absent_classes", ())
+    if absent:
+        st.caption(
+            tr(
+                "k7.absent_bars",
+                n=len(model.classes),
+                classes=", ".join(_k7_name(c) for c in absent),
+            )
+        )
+
+
+def korean7_leak(leak: dict[str, Any]) -> None:
+    """The identity-leak lesson: the same model on people it has seen and on new people."""
+    st.subheader(tr("k7.leak_title"))
+    seen, new = leak["seen_people"], leak["new_people"]
+    left, right = st.columns(2)
+    left.metric(
+        tr("k7.leak_seen"),
+        f"{seen['accuracy']:.1%}" if seen.get("accuracy") is not None else "–",
+        help=tr("k7.leak_seen_help", n=seen.get("n", 0), people=leak["checks"]["seen_people"]),
+    )
+    right.metric(
+        tr("k7.leak_new"),
+        f"{new['accuracy']:.1%}" if new.get("accuracy") is not None else "–",
+        delta=tr("k7.leak_delta", d=-100 * leak["gap"]),
+        delta_color="off",
+        help=tr("k7.leak_new_help", n=new.get("n", 0), people=leak["checks"]["new_people"]),
+    )
+    key = "k7.leak_big" if leak["gap"] >= 0.05 else "k7.leak_small"
+    st.markdown(tr(key, gap=100 * leak["gap"]))
+    st.caption(tr("k7.leak_note"))
+
+
 def korean7_intro_model() -> None:
     """What the loaded seven-class model really learned from (nothing, the synthetic demo, real photos)."""
     try:
@@ -170,9 +327,6 @@ def korean7_synthetic_label() -> None:
 
 
 def _k7_paper_rows(model: Any, info: dict[str, Any]) -> list[dict[str, str]]:
-    import json
-
-    from edu_core import korean7
 
     ours: dict[str, float] = {}
     if info.get("accuracy") is not None:
@@ -199,10 +353,6 @@ def _k7_paper_rows(model: Any, info: dict[str, Any]) -> list[dict[str, str]]:
 
 def korean7_report(model: Any) -> None:
     """Accuracy, per-class accuracy, the confusion matrix and the paper's table for one checkpoint."""
-    import numpy as np
-
-    from edu_core import charts, korean7
-    from edu_core.metrics import wilson_bounds
 
     info = korean7.model_report(model)
     classes = list(info.get("classes") or model.classes)
@@ -219,7 +369,10 @@ def korean7_report(model: Any) -> None:
         )
     )
     acc = info.get("accuracy")
-    st.metric(tr("k7.accuracy"), f"{acc:.1%}" if acc is not None else "–", help=tr("k7.chance"))
+    chance_help = (
+        tr("k7.chance") if len(classes) == 7 else tr("k7.chance_n", n=len(classes), p=1 / len(classes))
+    )
+    st.metric(tr("k7.accuracy"), f"{acc:.1%}" if acc is not None else "–", help=chance_help)
     if acc is not None:
         chance = 1 / len(classes)
         key = "k7.vs_chance_above" if acc > chance else "k7.vs_chance_below"
@@ -246,23 +399,26 @@ def korean7_report(model: Any) -> None:
             pair = {"true": _k7_name(classes[i]), "pred": _k7_name(classes[j])}
             st.markdown(tr("k7.most_confused", n=int(off[i, j]), **pair))
         st.info(tr("k7.paper_confusion"), icon="📄")
+    if info.get("absent_classes"):
+        names7 = ", ".join(_k7_name(c) for c in info["absent_classes"])
+        st.info(tr("k7.absent_report", classes=names7, n=len(classes)), icon="ℹ️")
+    if info.get("leak"):
+        korean7_leak(info["leak"])
     st.subheader(tr("k7.paper_title"))
     st.dataframe(_k7_paper_rows(model, info), hide_index=True, width="stretch")
     st.caption(tr("k7.paper_caption"))
 
 
 def korean7_show_prediction(model: Any, data: bytes) -> None:
-    """Seven probability bars for one photo (or the reason the photo cannot be used)."""
-    from edu_core import charts, korean7
-    from edu_core.predict import DEFAULT_THRESHOLD
+    """A probability bar per class the model knows, for one photo (or why the photo cannot be used)."""
 
     with landmarker_pool().acquire() as lm:
-        pred = korean7.predict_bytes(model, data, landmarker=lm)
+        pred = korean7.predict_korean7(model, data, landmarker=lm)
     if pred.status != "ok":
         st.warning(tr("k7.rejected", message=i18n.reason_message(pred.reason or "no_face", lang())), icon="⚠️")
         return
     p = pred.probabilities[pred.label]
-    if p < DEFAULT_THRESHOLD:  # the five-class answer's rule: below it, say so instead of guessing
+    if p < predict.DEFAULT_THRESHOLD:  # the five-class answer's rule: below it, say so instead of guessing
         st.warning(tr("eval.cannot_tell", p=p), icon="🤔")
     else:
         st.success(tr("k7.verdict", name=_k7_name(pred.label), p=p), icon="🎯")
@@ -271,6 +427,7 @@ def korean7_show_prediction(model: Any, data: bytes) -> None:
         title=tr("eval.probabilities"),
     )  # fmt: skip
     _k7_chart(fig, "k7_bars")
+    korean7_absent_note(model)
     if model.synthetic:
         korean7_synthetic_label()
     if pred.crop is not None:

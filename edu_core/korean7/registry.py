@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edu_core import korean7
+from edu_core.korean7.evaluation import load_model
 from edu_core.fsutil import atomic_write
 from edu_core.store import default_root
 
@@ -37,7 +37,7 @@ def use_checkpoint(path: str | Path) -> Any:
     ``path`` should already be resolved; the loaded model is returned.
     """
     path = Path(path)
-    model = korean7.load_model(path)
+    model = load_model(path)
     folder = korean7_dir()
     folder.mkdir(parents=True, exist_ok=True)
     # atomic: a reader never sees half a file
