@@ -20,13 +20,13 @@ from PIL import Image
 
 from edu_core import models
 from edu_core.errors import ImageError, ModelFileError
-from edu_core.metrics import confusion_matrix
 from edu_core.faces import CropConfig, extract
 from edu_core.images import decode
 from edu_core.korean7.base import CHECKPOINT_FORMAT, Korean7Error
 from edu_core.korean7.cache import CropCache
 from edu_core.korean7.data import BatchDataset, Korean7TrainConfig, device_augment, make_loader, norm_tensors
 from edu_core.labels import KOREAN7_CLASSES, KOREAN7_NAMES
+from edu_core.metrics import confusion_matrix
 
 
 def confusion_of(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str]) -> np.ndarray:

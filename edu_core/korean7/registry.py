@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edu_core.korean7.evaluation import load_model
 from edu_core.fsutil import atomic_write
+from edu_core.korean7.evaluation import load_model
 from edu_core.store import default_root
 
 
