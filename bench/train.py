@@ -16,20 +16,16 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from edu_core.evaluate import evaluate_bundle  # noqa: E402
-from edu_core.labels import LESSON_CLASSES  # noqa: E402
-from edu_core.predict import predict_bytes  # noqa: E402
-from edu_core.train import (  # noqa: E402
+from edu_core.evaluate import evaluate_bundle
+from edu_core.labels import LESSON_CLASSES
+from edu_core.predict import predict_bytes
+from edu_core.train import (
     EmbeddingCache,
     TrainConfig,
     choose_per_class,
@@ -37,6 +33,8 @@ from edu_core.train import (  # noqa: E402
     scan_class_folders,
     train,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _ms(xs: list[float]) -> str:
