@@ -23,7 +23,7 @@ import pytest
 from edu_core.i18n import reason_message
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 NO_MOUNT = 77
 
 COMMON = textwrap.dedent(

@@ -29,6 +29,8 @@ from edu_core.korean7 import (
 )
 from edu_core.labels import KOREAN7_CLASSES
 
+pytestmark = pytest.mark.slow  # trains real models
+
 BOXES = PrepareConfig(per_class=None, crop_source="boxes", size=64, workers=2, shard_size=8)
 TINY = TrainConfig(
     arch="resnet18",

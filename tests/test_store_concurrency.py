@@ -22,7 +22,7 @@ from edu_core.store import Store, StoreConfig
 CLASSES = ["joy", "sadness", "surprise", "anger", "neutral"]
 FAST = StoreConfig(scrypt_n=2**10)
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 
 def tiny_face(seed: int) -> FaceResult:

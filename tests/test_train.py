@@ -31,6 +31,8 @@ from edu_core.train import (
     train,
 )
 
+pytestmark = pytest.mark.slow  # trains real models
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -32,7 +32,7 @@ from edu_core.i18n import class_name, reason_message, t
 
 from .conftest import ARTIFACTS, AppServer
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.browser]
 
 
 def _good(label: str, n: int, skip: int = 0) -> list[Path]:
