@@ -17,6 +17,7 @@ from edu_core.labels import LESSON_CLASSES
 from edu_core.predict import predict_proba
 from edu_core.train import EmbeddingCache, TrainConfig, train
 
+pytestmark = pytest.mark.slow  # trains both model kinds on the samples
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 PER_CLASS = 20  # the lesson's "20 per expression" sample set
 
