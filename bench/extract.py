@@ -22,11 +22,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from edu_core import samples  # noqa: E402
-from edu_core.faces import Landmarker, extract, extract_many  # noqa: E402
-from edu_core.labels import LESSON_CLASSES  # noqa: E402
+from edu_core import samples
+from edu_core.faces import Landmarker, extract, extract_many
+from edu_core.labels import LESSON_CLASSES
 
 
 def make_photos(folder: Path, n: int, size: tuple[int, int], seed: int = 0) -> list[Path]:

@@ -20,20 +20,17 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import realfaces as rf  # bench/realfaces.py, from this script's folder
+
+from edu_core.facecodec import load_npz, save_npz
+from edu_core.faces import COVER_FEATURES_VERSION, Landmarker, extract
+from edu_core.folders import read_labels
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-import realfaces as rf  # noqa: E402
-
-from edu_core.facecodec import load_npz, save_npz  # noqa: E402
-from edu_core.faces import COVER_FEATURES_VERSION, Landmarker, extract  # noqa: E402
-from edu_core.folders import read_labels  # noqa: E402
 
 OUT = ROOT / "edu_core" / "face_gate.json"
 DEVSET_COMMITS = {

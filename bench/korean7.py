@@ -23,21 +23,17 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from extract import plain_decode  # bench/extract.py (this script's folder): the same baseline
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from extract import plain_decode  # noqa: E402  (bench/extract.py: the same baseline)
-
-from edu_core import korean7  # noqa: E402
-from edu_core.korean7 import Korean7TrainConfig, PrepareConfig  # noqa: E402
-from edu_core.korean7.demo import write_demo_set  # noqa: E402
+from edu_core import korean7
+from edu_core.korean7 import Korean7TrainConfig, PrepareConfig
+from edu_core.korean7.demo import write_demo_set
 
 
 def timed_prepare(root: Path, cache: Path, cfg: PrepareConfig) -> tuple[float, korean7.PrepareSummary]:

@@ -24,11 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from edu_core import korean7  # noqa: E402
-from edu_core.korean7 import Korean7TrainConfig, PrepareConfig  # noqa: E402
-from edu_core.labels import KOREAN7_NAMES  # noqa: E402
+from edu_core import korean7
+from edu_core.korean7 import Korean7TrainConfig, PrepareConfig
+from edu_core.labels import KOREAN7_NAMES
 
 SOURCE = "kor_aihub"
 

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# Not for edu_core (installed by requirements.txt): this bench drives the test suite's simulated
+# class, tests/classroom.py, which imports its sibling tests/stclient.py by its top-level name.
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import classroom  # noqa: E402

@@ -37,11 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from edu_core.facecodec import load_npz, save_npz  # noqa: E402
-from edu_core.faces import (  # noqa: E402
+from edu_core.facecodec import load_npz, save_npz
+from edu_core.faces import (
     COVER_FEATURES_VERSION,
     CropConfig,
     FaceResult,
@@ -50,8 +47,10 @@ from edu_core.faces import (  # noqa: E402
     decide_cover,
     extract,
 )
-from edu_core.folders import read_labels  # noqa: E402
-from edu_core.occlusions import KINDS, occlude  # noqa: E402
+from edu_core.folders import read_labels
+from edu_core.occlusions import KINDS, occlude
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ENV = "EXPRESSION_LAB_REALFACES"
 CACHE = Path(os.environ.get("EXPRESSION_LAB_GATE_CACHE", Path.home() / ".cache" / "expression-lab-gate"))
@@ -517,7 +516,6 @@ def main(argv: list[str] | None = None) -> int:
     save_features()
     if args.models:
         # --- hook: model accuracy on the same people (bench/realfaces_models.py, written separately) ---
-        sys.path.insert(0, str(ROOT / "bench"))
         import realfaces_models  # noqa: PLC0415
 
         realfaces_models.main()

@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 import statistics
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -43,8 +42,6 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 ENV = "EXPRESSION_LAB_REALFACES"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "expression-lab" / "realfaces-models"
 #: Bump when the way faces are cut changes, so stale caches are not reused.

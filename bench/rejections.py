@@ -12,17 +12,27 @@ Prints a Markdown table for README.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections import Counter
 from pathlib import Path
 
+from edu_core.faces import REASONS, extract_many
+from edu_core.folders import read_labels
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import face_variants as fv  # noqa: E402
 
-from edu_core.faces import REASONS, extract_many  # noqa: E402
-from edu_core.folders import read_labels  # noqa: E402
+def _test_helper(name: str):
+    """A helper module of the test suite (tests/NAME.py), which is a folder of scripts, not a package."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses and pickling look a class's module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+fv = _test_helper("face_variants")
 
 
 def portrait_cases() -> list[tuple[str, bytes]]:

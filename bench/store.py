@@ -25,12 +25,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from edu_core import dataset, photosets  # noqa: E402
-from edu_core.faces import FaceResult  # noqa: E402
-from edu_core.labels import LESSON_CLASSES  # noqa: E402
-from edu_core.store import Store, StoreConfig  # noqa: E402
+from edu_core import dataset, photosets
+from edu_core.faces import FaceResult
+from edu_core.labels import LESSON_CLASSES
+from edu_core.store import Store, StoreConfig
 
 
 def make_jpegs(n: int, seed: int = 0, size: tuple[int, int] = (1024, 768)) -> tuple[list[bytes], dict]:

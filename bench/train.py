@@ -16,24 +16,22 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from edu_core.classfolders import extract_cached, scan_class_folders
+from edu_core.dataset import choose_per_class
+from edu_core.embeddings import EmbeddingCache
+from edu_core.evaluate import evaluate_bundle
+from edu_core.labels import LESSON_CLASSES
+from edu_core.predict import predict_bytes
+from edu_core.train import train
+from edu_core.trainconfig import TrainConfig
 
-from edu_core.classfolders import extract_cached, scan_class_folders  # noqa: E402
-from edu_core.dataset import choose_per_class  # noqa: E402
-from edu_core.embeddings import EmbeddingCache  # noqa: E402
-from edu_core.evaluate import evaluate_bundle  # noqa: E402
-from edu_core.labels import LESSON_CLASSES  # noqa: E402
-from edu_core.predict import predict_bytes  # noqa: E402
-from edu_core.train import train  # noqa: E402
-from edu_core.trainconfig import TrainConfig  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _ms(xs: list[float]) -> str:

@@ -28,11 +28,10 @@ from pathlib import Path
 
 from stclient import ClientError, Run, StreamlitClient
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from edu_core import i18n
+from edu_core.labels import LESSON_CLASSES
 
-from edu_core import i18n  # noqa: E402
-from edu_core.labels import LESSON_CLASSES  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SAMPLES = ROOT / "sample_images"
 KO = "ko"

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 # Never touch a real class database from tests.
 os.environ.setdefault("EXPRESSION_LAB_DATA", str(ROOT / ".pytest_cache" / "lab-data"))
 

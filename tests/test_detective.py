@@ -19,6 +19,7 @@ from edu_core.predict import predict_proba
 from edu_core.train import train
 from edu_core.trainconfig import TrainConfig
 
+pytestmark = pytest.mark.slow  # trains both model kinds on the samples
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 PER_CLASS = 20  # the lesson's "20 per expression" sample set
 

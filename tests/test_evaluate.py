@@ -75,6 +75,7 @@ def test_cross_entropy_and_ranking():
     assert [r["id"] for r in ranked] == ["y", "z", "x"] and ranked[0]["guess"] == "b"
 
 
+@pytest.mark.slow  # trains a model on the samples
 def test_mislabel_detective_finds_the_planted_errors():
     faces, labels = synthetic_set(12, seed=11)
     planted = [i for i, y in enumerate(labels) if y == "anger"][:3]

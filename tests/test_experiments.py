@@ -19,7 +19,7 @@ from edu_core.models import BLENDSHAPE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_images"
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 # Each class lifts a few blendshapes, so a pieces model can learn it (joy: smile, ...).
 _SIGNAL = {
@@ -200,7 +200,6 @@ def test_probe_is_shown_to_every_model_and_may_not_be_a_training_photo(data):
     assert err.value.code == "probe_in_training"
 
 
-@pytest.mark.slow
 def test_cnn_experiment_runs_on_the_same_test_set_with_cached_embeddings():
     small = fake_data(train_per_class=4, test_per_class=1)
     cfg = ex.ExperimentConfig(

@@ -56,6 +56,7 @@ def test_region_masks_cover_their_region():
         region_mask(face.landmarks, "nose")
 
 
+@pytest.mark.slow
 def test_region_test_finds_the_region_that_matters():
     # the synthetic class signal is a coloured patch around the mouth
     faces, labels = synthetic_set(4, seed=22)

@@ -23,14 +23,13 @@ import pytest
 from edu_core.i18n import reason_message
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 NO_MOUNT = 77
 
 COMMON = textwrap.dedent(
     """
     import errno, json, os, sys
     from pathlib import Path
-    sys.path.insert(0, {root!r})
     DATA = Path(sys.argv[1]) / "lab"
     os.environ["EXPRESSION_LAB_DATA"] = str(DATA)
     from streamlit.testing.v1 import AppTest
@@ -130,7 +129,7 @@ READ_ONLY = textwrap.dedent(
 
 
 def _script(tmp_path: Path, name: str, body: str) -> Path:
-    fmt = {"root": str(ROOT), "app": str(ROOT / "app.py"), "samples": str(ROOT / "sample_images" / "joy")}
+    fmt = {"app": str(ROOT / "app.py"), "samples": str(ROOT / "sample_images" / "joy")}
     path = tmp_path / name
     path.write_text(COMMON.format(**fmt) + body.format(**fmt))
     return path

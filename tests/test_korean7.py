@@ -31,6 +31,8 @@ from edu_core.korean7.demo import majority, write_demo_set
 from edu_core.korean7.records import zip_member_name
 from edu_core.labels import KOREAN7_CLASSES
 
+pytestmark = pytest.mark.slow  # trains real models
+
 BOXES = PrepareConfig(per_class=None, crop_source="boxes", size=64, workers=2, shard_size=8)
 TINY = Korean7TrainConfig(
     arch="resnet18",

@@ -176,6 +176,7 @@ def test_bundle_round_trip_pieces(tmp_path):
         assert again.metrics["best_epoch"] == res.best_epoch
 
 
+@pytest.mark.slow
 def test_head_only_cnn_bundle_is_small_and_equal(tmp_path):
     faces, labels = synthetic_set(4, seed=3)
     res = train("cnn", faces, labels, TrainConfig(tiny=True, epochs=3), class_names=CLASSES)

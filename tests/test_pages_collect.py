@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from edu_core.i18n import reason_message, t
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ from edu_core.labels import KOREAN7_CLASSES, KOREAN7_NAMES
 from edu_core.predict import DEFAULT_THRESHOLD
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 TINY = {"arch": "resnet18", "epochs": 1, "long_side": 200, "image_size": 32, "crop_source": "boxes"}
 
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from edu_core import experiments as ex
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 
 @pytest.fixture()

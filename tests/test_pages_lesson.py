@@ -21,7 +21,7 @@ from edu_core.images import encode_jpeg
 from edu_core.labels import LESSON_CLASSES
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 SIGNATURES = {
     "joy": ("mouthSmileLeft", "mouthSmileRight", "cheekSquintLeft"),

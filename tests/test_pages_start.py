@@ -14,7 +14,7 @@ from edu_core.errors import EduError
 from edu_core.i18n import t
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 
 @pytest.fixture()

@@ -29,7 +29,7 @@ from edu_core.errors import EduError
 from edu_core.i18n import reason_message, t
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 TEACHER_PASSWORD = "staff-room-door"
 PAGES = ["home", "collect", "label", "split", "train", "evaluate", "lab", "korean7", "teacher"]
 B_NICK = "비밀벌B"

@@ -160,6 +160,7 @@ def test_plan_splits_identities_and_balances_classes() -> None:
     assert len({p.file for p in plan}) == len(plan)
 
 
+@pytest.mark.slow
 def test_generation_is_byte_for_byte_reproducible(tmp_path: Path) -> None:
     cfg = SampleConfig(train_per_class=1, test_per_class=0, rejects_per_reason=1)
     a = samples.generate_samples(tmp_path / "a", SEED, cfg)

@@ -19,11 +19,10 @@ import pytest
 from edu_core.faces import FaceResult
 from edu_core.store import Store, StoreConfig
 
-REPO = Path(__file__).resolve().parent.parent
 CLASSES = ["joy", "sadness", "surprise", "anger", "neutral"]
 FAST = StoreConfig(scrypt_n=2**10)
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 
 def tiny_face(seed: int) -> FaceResult:
@@ -140,9 +139,7 @@ while count < 0 or k < start + count:
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+    return dict(os.environ)
 
 
 def test_processes_write_at_once_and_a_fresh_process_sees_everything(tmp_path: Path) -> None:

@@ -17,20 +17,17 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
 from edu_core.store import SCHEMA_VERSION, StoreConfig, open_store
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(120)
 FAST = StoreConfig(scrypt_n=2**4)
 
 CHILD = textwrap.dedent(
     """
-    import hashlib, os, sys, time
-    sys.path.insert(0, {root!r})
+    import hashlib, os, time
     from edu_core.store import StoreConfig, open_store
 
     db = open_store({data!r}, StoreConfig(scrypt_n=2**4))
@@ -58,7 +55,7 @@ def lab(tmp_path):
 
 
 def _child(db, student_id: int) -> tuple[subprocess.Popen, int, str, str]:
-    code = CHILD.format(root=str(ROOT), data=str(db.root), student=student_id)
+    code = CHILD.format(data=str(db.root), student=student_id)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().split()
     assert len(line) == 3, "child did not start"

@@ -24,6 +24,8 @@ from edu_core.predict import predict_proba
 from edu_core.train import train
 from edu_core.trainconfig import TrainConfig, TrainingCancelled, TrainingDataError
 
+pytestmark = pytest.mark.slow  # trains real models
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -12,7 +12,7 @@ from edu_core.i18n import reason_message, t
 
 from .conftest import ARTIFACTS
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.browser]
 
 
 def test_upload_shows_gallery_and_rejection_reason(lab_server, browser_page, tmp_path):

@@ -14,7 +14,7 @@ from edu_core.labels import LESSON_CLASSES
 
 from .conftest import ARTIFACTS
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.browser]
 
 
 def test_clicking_a_confusion_cell_shows_its_photos(lab_server, browser_page):

@@ -30,9 +30,9 @@ from playwright.sync_api import expect
 from edu_core.dataset import SAMPLE_DIR
 from edu_core.i18n import class_name, reason_message, t
 
-from .conftest import ARTIFACTS, ROOT, AppServer
+from .conftest import ARTIFACTS, AppServer
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.browser]
 
 
 def _good(label: str, n: int, skip: int = 0) -> list[Path]:
@@ -242,9 +242,8 @@ def _fill(path: Path) -> None:
 
 
 SETUP_ON_SERVER_DISK = """
-import json, sys
+import json
 from pathlib import Path
-sys.path.insert(0, {root!r})
 from edu_core import faces
 from edu_core.store import NewImage, open_store
 db = open_store(Path({data!r}))
@@ -263,9 +262,7 @@ print(json.dumps(out))
 
 def _on_server_disk(server: AppServer, *, setup: bool, photos: list[Path] = ()) -> dict:
     """Run store code inside the server's mount namespace (SQLite cannot open a /proc/<pid>/root path)."""
-    code = SETUP_ON_SERVER_DISK.format(
-        root=str(ROOT), data=str(server.data), setup=setup, photos=[str(p) for p in photos]
-    )
+    code = SETUP_ON_SERVER_DISK.format(data=str(server.data), setup=setup, photos=[str(p) for p in photos])
     out = subprocess.run(
         ["nsenter", "-t", str(server.proc.pid), "-m", sys.executable, "-c", code],
         capture_output=True, text=True, timeout=120,

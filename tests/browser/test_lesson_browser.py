@@ -20,7 +20,7 @@ from edu_core.labels import LESSON_CLASSES
 
 from .conftest import ARTIFACTS
 
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.timeout(420), pytest.mark.browser]
 PER_CLASS = 6
 
 
