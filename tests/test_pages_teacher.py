@@ -362,7 +362,8 @@ def test_wrong_passwords_are_braked_per_browser_and_per_server(data_dir, monkeyp
 
 
 def test_first_start_makes_a_password_and_a_reset_closes_open_teacher_pages(data_dir, monkeypatch, capsys):
-    from edu_core.store import main, open_store
+    from edu_core.store import open_store
+    from edu_core.store.cli import main
     from webui import resources
 
     monkeypatch.delenv("EXPRESSION_LAB_TEACHER_PASSWORD")

@@ -22,6 +22,7 @@ from edu_core.store import (
     TeacherSession,
     open_store,
 )
+from edu_core.store import cli as store_cli
 
 CLASSES = ["joy", "sadness", "surprise", "anger", "neutral"]
 FAST = StoreConfig(scrypt_n=2**10, pin_max_failures=3, pin_lock_s=30.0)
@@ -127,20 +128,20 @@ def test_teacher_password_is_made_once_kept_as_a_hash_and_reset(
     klass, session = store.create_class("door", "2468")
     assert store.session_alive(session)
     root = ["--root", str(store.root), "--json"]
-    assert store_mod.main([*root, "teacher-password"]) == 0
+    assert store_cli.main([*root, "teacher-password"]) == 0
     assert json.loads(capsys.readouterr().out)["source"] == str(kept)
-    assert store_mod.main([*root, "teacher-password", "--reset"]) == 0
+    assert store_cli.main([*root, "teacher-password", "--reset"]) == 0
     new = json.loads(capsys.readouterr().out)["teacher_password"]
     assert store.check_teacher_password(new) and not store.check_teacher_password(first)
     assert store.teacher_password_stamp() != stamp
     assert not store.session_alive(session)  # a reset ends every open teacher session
 
     monkeypatch.setattr("sys.stdin", io.StringIO("chosen by me\n"))
-    assert store_mod.main([*root, "teacher-password", "--set"]) == 0
+    assert store_cli.main([*root, "teacher-password", "--set"]) == 0
     assert store.check_teacher_password("chosen by me")
     capsys.readouterr()
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
-    assert store_mod.main([*root, "teacher-password", "--set"]) == 2
+    assert store_cli.main([*root, "teacher-password", "--set"]) == 2
     assert json.loads(capsys.readouterr().out)["error"] == "password_too_short"
     assert store.check_teacher_password("chosen by me")  # a refused one changes nothing
 
@@ -347,60 +348,6 @@ def test_kept_rejected_photos_are_flagged_counted_and_pooled_only_once_accepted(
     assert report.ok and not report.orphan_files
 
 
-def test_older_data_folder_gains_the_kept_photos_table(tmp_path: Path) -> None:
-    db = Store(tmp_path / "d", FAST)
-    klass, _ = db.create_class("a", "1234")
-    db.close()
-    conn = sqlite3.connect(tmp_path / "d" / "lab.sqlite3")
-    conn.execute("DROP TABLE kept_faces")
-    conn.execute("PRAGMA user_version = 2")
-    conn.commit()
-    conn.close()
-    again = Store(tmp_path / "d", FAST)
-    assert again.schema_version() == SCHEMA_VERSION >= 3
-    assert again.get_class(klass.id).name == "a"
-    assert again.list_images(again.join(klass.id, "x").id) == []
-
-
-def test_first_schema_database_migrates_to_the_newest(tmp_path: Path) -> None:
-    """A data folder made by the very first release (user_version 1) opens and gains every later step."""
-    from edu_core.store.migrations import MIGRATIONS, statements
-
-    (tmp_path / "d").mkdir()
-    conn = sqlite3.connect(tmp_path / "d" / "lab.sqlite3", isolation_level=None)
-    for statement in statements(MIGRATIONS[0]):
-        conn.execute(statement)
-    conn.execute("PRAGMA user_version = 1")
-    conn.execute(
-        "INSERT INTO classes(id, name, join_code, labels, pin_salt, pin_hash, created_at) "
-        "VALUES (1, 'old', 'ABCDEF', '[\"joy\", \"anger\"]', x'00', x'00', 0)"
-    )
-    conn.execute(
-        "INSERT INTO students(id, class_id, nickname, resume_code, created_at) VALUES (1, 1, 'a', 'R1', 0)"
-    )
-    conn.execute("INSERT INTO runs(id, class_id, student_id, started_at) VALUES (1, 1, 1, 0)")
-    conn.close()
-    db = Store(tmp_path / "d", FAST)
-    assert db.schema_version() == SCHEMA_VERSION
-    assert db.get_class(1).labels == ("joy", "anger") and db.resume("R1").nickname == "a"
-    assert db.list_images(1) == [] and db.check().ok  # kept_faces (step 3) is there
-    # step 2's runner column: a run from before it has no process that could still train it
-    assert db.recover().interrupted_runs == (1,)
-    assert db.run(1, 1).status == "failed"
-
-
-def test_migration_statements_keep_semicolons_in_strings_and_comments() -> None:
-    from edu_core.store.migrations import statements
-
-    script = "-- one; two\nCREATE TABLE a(x TEXT DEFAULT ';');\n/* three; */ CREATE TABLE b(y);\n-- end;\n"
-    assert [s.splitlines()[-1] for s in statements(script)] == [
-        "CREATE TABLE a(x TEXT DEFAULT ';');",
-        "/* three; */ CREATE TABLE b(y);",
-    ]
-    with pytest.raises(ValueError, match="unfinished"):
-        statements("CREATE TABLE c(z TEXT DEFAULT 'open")
-
-
 def test_delete_my_photos_removes_rows_and_files(store: Store, lesson) -> None:
     _, _, a, b = lesson
     mine = [
@@ -534,7 +481,7 @@ def test_a_taken_join_code_is_drawn_again(store: Store, monkeypatch: pytest.Monk
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     root = ["--root", str(tmp_path / "cli"), "--json"]
-    assert store_mod.main([*root, "create-class", "--name", "3반", "--pin", "1234"]) == 0
+    assert store_cli.main([*root, "create-class", "--name", "3반", "--pin", "1234"]) == 0
     created = json.loads(capsys.readouterr().out)
     code = created["join_code"]
     assert created["labels"] == ["joy", "sadness", "surprise", "anger", "neutral"]
@@ -544,22 +491,22 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: py
     monkeypatch.setattr(
         "edu_core.photosets._default_extractor", lambda blobs, progress=None: [face(9) for _ in blobs]
     )
-    assert store_mod.main([*root, "import", "--class", code, "--pin", "1234", str(tmp_path / "photos")]) == 0
+    assert store_cli.main([*root, "import", "--class", code, "--pin", "1234", str(tmp_path / "photos")]) == 0
     imported = json.loads(capsys.readouterr().out)
     assert imported["imported"] == 1 and imported["counts"] == {"joy": 1}
     resume = imported["resume_code"]
-    assert store_mod.main([*root, "counts", "--class", code, "--student", resume]) == 0
+    assert store_cli.main([*root, "counts", "--class", code, "--student", resume]) == 0
     assert json.loads(capsys.readouterr().out)["counts"]["joy"] == 1
     out = tmp_path / "set.zip"
-    assert store_mod.main([*root, "export", "--class", code, "--student", resume, "--out", str(out)]) == 0
+    assert store_cli.main([*root, "export", "--class", code, "--student", resume, "--out", str(out)]) == 0
     assert out.is_file() and json.loads(capsys.readouterr().out)["bytes"] == out.stat().st_size
-    assert store_mod.main([*root, "counts", "--class", code, "--pin", "9999"]) == 2
+    assert store_cli.main([*root, "counts", "--class", code, "--pin", "9999"]) == 2
     assert json.loads(capsys.readouterr().out)["error"] == "bad_pin"
-    assert store_mod.main([*root, "check"]) == 0
+    assert store_cli.main([*root, "check"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
-    assert store_mod.main([*root, "wipe", "--class", code, "--pin", "1234"]) == 0
+    assert store_cli.main([*root, "wipe", "--class", code, "--pin", "1234"]) == 0
     assert json.loads(capsys.readouterr().out)["deleted_images"] == 1
-    assert store_mod.main([*root, "list-classes"]) == 0
+    assert store_cli.main([*root, "list-classes"]) == 0
     assert json.loads(capsys.readouterr().out) == []
 
 

@@ -17,7 +17,8 @@ concern has its own room:
 ``splits``         saved train/test splits
 ``runs``           trained models and training runs
 ``maintenance``    deleting, retention, the integrity check, crash recovery (``/proc``)
-``cli``            ``python -m edu_core.store``
+``cli``            ``python -m edu_core.store`` (not imported here: it is built on the data-set
+                   tools, which are built on the store)
 =================  ===========================================================================
 
 Privacy: every read that returns a photo names who is asking (a student id or a verified
@@ -36,7 +37,6 @@ from edu_core.store.auth import (
     new_teacher_password,
 )
 from edu_core.store.blobs import _decode_crop, _encode_crop, _part_pid, _sniff_ext
-from edu_core.store.cli import main
 from edu_core.store.db import (
     DB_NAME,
     BadPin,
@@ -109,7 +109,6 @@ __all__ = [
     "StudentRecord",
     "TeacherSession",
     "default_root",
-    "main",
     "new_teacher_password",
     "normalize_group",
     "normalize_label",

@@ -13,9 +13,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from edu_core import photosets
 from edu_core.errors import StoreError
 from edu_core.labels import LESSON_CLASSES
 from edu_core.store.auth import TEACHER_PASSWORD_ENV, new_teacher_password
@@ -46,18 +46,6 @@ def _owner(store: Store, args: argparse.Namespace) -> int:
     record = store.find_class(args.class_code)
     _teacher(store, args)  # creating workspaces from the command line is the teacher's job
     return store.join(record.id, args.nickname).id
-
-
-def _data_set_tools() -> ModuleType:
-    """The import/export/samples module, loaded only by the commands that need it.
-
-    Imported here and not at the top because those tools are built on the store (they take a
-    :class:`Store` and store :class:`NewImage` rows): the store package, which exposes
-    :func:`main`, importing them at load time would be an import cycle.
-    """
-    from edu_core import photosets
-
-    return photosets
 
 
 def _read_new_password() -> str:
@@ -164,14 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.cmd == "list-classes":
             out = [{"class_id": c.id, "name": c.name, "join_code": c.join_code} for c in store.list_classes()]
         elif args.cmd in ("import", "samples"):
-            dataset = _data_set_tools()
             student_id = _owner(store, args)
             if args.cmd == "samples":
-                report = dataset.load_samples(store, student_id, args.per_class)
+                report = photosets.load_samples(store, student_id, args.per_class)
             elif args.path.is_dir():
-                report = dataset.import_folder(store, student_id, args.path)
+                report = photosets.import_folder(store, student_id, args.path)
             else:
-                report = dataset.import_zip(store, student_id, args.path)
+                report = photosets.import_zip(store, student_id, args.path)
             out = {
                 "student_id": student_id,
                 "resume_code": store.student(student_id).resume_code,
@@ -184,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             viewer: int | TeacherSession = (
                 store.resume(args.student).id if args.student else _teacher(store, args)
             )
-            data = _data_set_tools().export_zip(store, viewer, args.out, split_id=args.split)
+            data = photosets.export_zip(store, viewer, args.out, split_id=args.split)
             out = {"out": str(args.out), "bytes": len(data)}
         elif args.cmd == "counts":
             if args.student:
