@@ -6,12 +6,11 @@ with :func:`face_version`), stores the photos in batches and returns an :class:`
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import inspect
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from edu_core.classfolders import scan_folder
 from edu_core.dataset import SAMPLE_DIR, Item, class_counts, sample_per_class
 from edu_core.errors import StoreError
 from edu_core.faces import CropConfig, FaceResult
+from edu_core.folders import LABELS_CSV, LabelRow, read_labels
 from edu_core.labels import LESSON_CLASSES, normalize_label
 from edu_core.store import NewImage, Store
 
@@ -296,12 +296,47 @@ def import_folder(
     )
 
 
-def _sample_label(row: Mapping[str, str]) -> str | None:
+def _sample_label(row: LabelRow) -> str | None:
     """The class id of a sample row, or ``None`` when it has no (known) class."""
     try:
-        return normalize_label(row.get("class") or "")
+        return normalize_label(row.label or "")
     except ValueError:
         return None
+
+
+def _sample_label_rows(
+    sample_dir: Path,
+    *,
+    per_class: int,
+    seed: int,
+    classes: Sequence[str],
+    include_rejects: bool,
+    split: str | None,
+    rejects_per_reason: int,
+) -> list[LabelRow]:
+    csv_path = Path(sample_dir) / LABELS_CSV
+    if not csv_path.is_file():
+        raise StoreError("samples_missing", str(csv_path))
+    rows = read_labels(csv_path)
+    if split is not None:
+        rows = [r for r in rows if r.split == split or r.expected_reason]
+    good = [
+        Item(i, label, r.person, r.group)
+        for i, r in enumerate(rows)
+        if not r.expected_reason and (label := _sample_label(r)) in classes
+    ]
+    chosen = {it.id for it in sample_per_class(good, {c: per_class for c in classes}, seed)}
+    if include_rejects:
+        by_reason: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(rows):
+            if r.expected_reason:
+                by_reason[r.expected_reason].append(i)
+        rng = random.Random(seed)
+        for reason in sorted(by_reason):
+            picks = list(by_reason[reason])
+            rng.shuffle(picks)
+            chosen.update(picks[:rejects_per_reason])
+    return [rows[i] for i in sorted(chosen)]
 
 
 def sample_rows(
@@ -319,44 +354,26 @@ def sample_rows(
     Photos that are meant to be rejected (``expected_reason`` set) are left out unless
     ``include_rejects`` is set; then ``rejects_per_reason`` of each reason (mask, sunglasses,
     close-up, …) are added on top of the per-class count. ``split`` ("train"/"test") keeps
-    only the accepted faces of that part of the sample set.
+    only the accepted faces of that part of the sample set. Each row is a dict in
+    :data:`edu_core.folders.COLUMNS` (``LabelRow.as_dict``).
     """
-    csv_path = Path(sample_dir) / "labels.csv"
-    if not csv_path.is_file():
-        raise StoreError("samples_missing", str(csv_path))
-    with open(csv_path, encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if split is not None:
-        rows = [
-            r
-            for r in rows
-            if (r.get("split") or "").strip() == split or (r.get("expected_reason") or "").strip()
-        ]
-    good = [
-        Item(i, label, r.get("identity") or None, r.get("age_group") or None)
-        for i, r in enumerate(rows)
-        if not (r.get("expected_reason") or "").strip() and (label := _sample_label(r)) in classes
-    ]
-    chosen = {it.id for it in sample_per_class(good, {c: per_class for c in classes}, seed)}
-    if include_rejects:
-        by_reason: dict[str, list[int]] = defaultdict(list)
-        for i, r in enumerate(rows):
-            reason = (r.get("expected_reason") or "").strip()
-            if reason:
-                by_reason[reason].append(i)
-        rng = random.Random(seed)
-        for reason in sorted(by_reason):
-            picks = list(by_reason[reason])
-            rng.shuffle(picks)
-            chosen.update(picks[:rejects_per_reason])
-    return [rows[i] for i in sorted(chosen)]
+    rows = _sample_label_rows(
+        sample_dir,
+        per_class=per_class,
+        seed=seed,
+        classes=classes,
+        include_rejects=include_rejects,
+        split=split,
+        rejects_per_reason=rejects_per_reason,
+    )
+    return [r.as_dict() for r in rows]
 
 
-def _sample_path(sample_dir: Path, row: Mapping[str, str]) -> Path:
-    path = Path(sample_dir) / row["file"]
+def _sample_path(sample_dir: Path, row: LabelRow) -> Path:
+    path = Path(sample_dir) / row.file
     if path.is_file() or (label := _sample_label(row)) is None:
         return path
-    return Path(sample_dir) / label / Path(row["file"]).name  # "file" may omit the class folder
+    return Path(sample_dir) / label / Path(row.file).name  # "file" may omit the class folder
 
 
 def load_samples(
@@ -386,7 +403,7 @@ def load_samples(
     ``extractor(blobs)`` may also take a ``progress=`` keyword.
     """
     classes = store.class_labels(student_id)
-    rows = sample_rows(
+    rows = _sample_label_rows(
         sample_dir,
         per_class=per_class,
         seed=seed,
@@ -406,10 +423,10 @@ def load_samples(
         entries.append(
             {
                 "data": data,
-                "filename": Path(r["file"]).name,
+                "filename": Path(r.file).name,
                 "label": label if label in classes else None,
-                "person": r.get("identity") or None,
-                "group": r.get("age_group") or None,
+                "person": r.person,
+                "group": r.group,
             }
         )
     ids = _add_all(store, student_id, entries, "sample", extractor, progress, face_version)
@@ -419,7 +436,7 @@ def load_samples(
             [
                 Item(i, e["label"])
                 for i, (e, r) in enumerate(zip(entries, rows, strict=True))
-                if e["label"] and not (r.get("expected_reason") or "").strip()
+                if e["label"] and not r.expected_reason
             ],
             classes,
         ),
