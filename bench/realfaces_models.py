@@ -77,7 +77,7 @@ def read_rows(root: Path) -> list[dict[str, str]]:
 def _cut(lm: Any, rgb: np.ndarray) -> dict[str, np.ndarray] | None:
     """The largest face as the app cuts it (crop, landmarks in crop pixels, blendshapes, pose)."""
     from edu_core.faces import CropConfig, head_pose, square_crop
-    from edu_core.models import BLENDSHAPE_NAMES
+    from edu_core.landmarks import BLENDSHAPE_NAMES
 
     faces = lm.detect(rgb)
     padded = False
@@ -156,7 +156,7 @@ def extract_source(root: Path, rows: list[dict[str, str]], source: str) -> dict[
 def load_task(root: Path, rows: list[dict[str, str]], task: str) -> dict[str, Any]:
     """Accepted faces of one task with their labels, people and sources (in labels.csv order)."""
     from edu_core.faces import FaceResult
-    from edu_core.models import BLENDSHAPE_NAMES
+    from edu_core.landmarks import BLENDSHAPE_NAMES
 
     sources, classes = TASKS[task]
     faces, labels, people, srcs = [], [], [], []

@@ -28,14 +28,12 @@ import torch
 import torchvision
 from torch import nn
 
-from edu_core import __version__
+from edu_core import __version__, features
 from edu_core.errors import ModelFileError
 
 # Callers elsewhere import these from here; edu_core.features is their home.
 from edu_core.features import (  # noqa: F401
-    BLENDSHAPE_NAMES,
     PIECES,
-    REGION_LANDMARKS,
     FeatureSpec,
     feature_spec,
     pieces_features,
@@ -517,3 +515,11 @@ def export_onnx(bundle: ModelBundle, path: str | Path) -> Path:
         dynamo=False,
     )
     return out
+
+
+def __getattr__(name: str) -> Any:
+    # BLENDSHAPE_NAMES and REGION_LANDMARKS are read from MediaPipe's tables on first use (see
+    # edu_core.landmarks); callers that import them from here get edu_core.features' values.
+    if name in ("BLENDSHAPE_NAMES", "REGION_LANDMARKS"):
+        return getattr(features, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
