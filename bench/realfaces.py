@@ -51,6 +51,7 @@ from edu_core.faces import (  # noqa: E402
     extract,
 )
 from edu_core.folders import read_labels  # noqa: E402
+from edu_core.fsutil import atomic_write  # noqa: E402
 from edu_core.occlusions import KINDS, occlude  # noqa: E402
 
 ENV = "EXPRESSION_LAB_REALFACES"
@@ -232,9 +233,7 @@ def save_features() -> None:
     import pickle
 
     if _FEATURES_DIRTY[0]:
-        tmp = _features_file().with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(_FEATURES))
-        tmp.replace(_features_file())
+        atomic_write(_features_file(), pickle.dumps(_FEATURES), durable=False)  # a cache: rebuilt if lost
         _FEATURES_DIRTY[0] = False
 
 

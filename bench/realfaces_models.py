@@ -30,6 +30,7 @@ import argparse
 import csv
 import datetime
 import hashlib
+import io
 import json
 import os
 import statistics
@@ -44,6 +45,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from edu_core.fsutil import atomic_write  # noqa: E402
 
 ENV = "EXPRESSION_LAB_REALFACES"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "expression-lab" / "realfaces-models"
@@ -69,6 +72,14 @@ TASKS = {
 def read_rows(root: Path) -> list[dict[str, str]]:
     with (root / "labels.csv").open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+def _save_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write one cache file whole or not at all (not fsynced: a lost cache is rebuilt)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, buf.getvalue(), durable=False)
 
 
 # --------------------------------------------------------------------------- faces
@@ -146,10 +157,7 @@ def extract_source(root: Path, rows: list[dict[str, str]], source: str) -> dict[
                     out[k][i] = cut[k]
             if (i + 1) % 200 == 0:
                 print(f"  {source}: {i + 1}/{n} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **out)
-    tmp.replace(path)
+    _save_cache(path, out)
     return out
 
 
@@ -234,10 +242,7 @@ def embedding_cache(faces: Sequence[Any], arch: str = "efficientnet_lite0", size
             for j, i in enumerate(todo):
                 stored[f"{keys[i]}-{int(mirrored)}"] = emb[j].astype(np.float32)
         print(f"  ... {time.perf_counter() - t0:.0f} s", flush=True)
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, **stored)
-        tmp.replace(path)
+        _save_cache(path, stored)
     for k in keys:
         for m in (False, True):
             cache.put((arch, size, k, m), stored[f"{k}-{int(m)}"])

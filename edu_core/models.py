@@ -39,6 +39,7 @@ from edu_core.features import (  # noqa: F401
     pieces_features,
     pieces_matrix,
 )
+from edu_core.fsutil import atomic_write
 from edu_core.trainconfig import MODEL_KINDS
 
 ModelKind = Literal["pieces", "cnn", "combined"]
@@ -421,7 +422,7 @@ def save_bundle(bundle: ModelBundle, path: str | Path | None = None) -> bytes:
     torch.save(bundle_to_dict(bundle), buf)
     data = buf.getvalue()
     if path is not None:
-        Path(path).write_bytes(data)
+        atomic_write(path, data)  # a model file is whole or absent, never half written
     return data
 
 
