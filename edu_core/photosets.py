@@ -10,7 +10,7 @@ import hashlib
 import inspect
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from edu_core.classfolders import scan_folder
 from edu_core.dataset import SAMPLE_DIR, Item, class_counts, sample_per_class
 from edu_core.errors import StoreError
 from edu_core.faces import CropConfig, FaceResult
-from edu_core.folders import LABELS_CSV, LabelRow, read_labels
+from edu_core.folders import LABELS_CSV, read_labels
 from edu_core.labels import LESSON_CLASSES, normalize_label
 from edu_core.store import NewImage, Store
 
@@ -296,47 +296,12 @@ def import_folder(
     )
 
 
-def _sample_label(row: LabelRow) -> str | None:
-    """The class id of a sample row, or ``None`` when it has no (known) class."""
+def _sample_label(written: str | None) -> str | None:
+    """The class id of a sample row's ``class`` cell, or ``None`` when it has no (known) class."""
     try:
-        return normalize_label(row.label or "")
+        return normalize_label(written or "")
     except ValueError:
         return None
-
-
-def _sample_label_rows(
-    sample_dir: Path,
-    *,
-    per_class: int,
-    seed: int,
-    classes: Sequence[str],
-    include_rejects: bool,
-    split: str | None,
-    rejects_per_reason: int,
-) -> list[LabelRow]:
-    csv_path = Path(sample_dir) / LABELS_CSV
-    if not csv_path.is_file():
-        raise StoreError("samples_missing", str(csv_path))
-    rows = read_labels(csv_path)
-    if split is not None:
-        rows = [r for r in rows if r.split == split or r.expected_reason]
-    good = [
-        Item(i, label, r.person, r.group)
-        for i, r in enumerate(rows)
-        if not r.expected_reason and (label := _sample_label(r)) in classes
-    ]
-    chosen = {it.id for it in sample_per_class(good, {c: per_class for c in classes}, seed)}
-    if include_rejects:
-        by_reason: dict[str, list[int]] = defaultdict(list)
-        for i, r in enumerate(rows):
-            if r.expected_reason:
-                by_reason[r.expected_reason].append(i)
-        rng = random.Random(seed)
-        for reason in sorted(by_reason):
-            picks = list(by_reason[reason])
-            rng.shuffle(picks)
-            chosen.update(picks[:rejects_per_reason])
-    return [rows[i] for i in sorted(chosen)]
 
 
 def sample_rows(
@@ -357,23 +322,36 @@ def sample_rows(
     only the accepted faces of that part of the sample set. Each row is a dict in
     :data:`edu_core.folders.COLUMNS` (``LabelRow.as_dict``).
     """
-    rows = _sample_label_rows(
-        sample_dir,
-        per_class=per_class,
-        seed=seed,
-        classes=classes,
-        include_rejects=include_rejects,
-        split=split,
-        rejects_per_reason=rejects_per_reason,
-    )
-    return [r.as_dict() for r in rows]
+    csv_path = Path(sample_dir) / LABELS_CSV
+    if not csv_path.is_file():
+        raise StoreError("samples_missing", str(csv_path))
+    rows = read_labels(csv_path)
+    if split is not None:
+        rows = [r for r in rows if r.split == split or r.expected_reason]
+    good = [
+        Item(i, label, r.person, r.group)
+        for i, r in enumerate(rows)
+        if not r.expected_reason and (label := _sample_label(r.label)) in classes
+    ]
+    chosen = {it.id for it in sample_per_class(good, {c: per_class for c in classes}, seed)}
+    if include_rejects:
+        by_reason: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(rows):
+            if r.expected_reason:
+                by_reason[r.expected_reason].append(i)
+        rng = random.Random(seed)
+        for reason in sorted(by_reason):
+            picks = list(by_reason[reason])
+            rng.shuffle(picks)
+            chosen.update(picks[:rejects_per_reason])
+    return [rows[i].as_dict() for i in sorted(chosen)]
 
 
-def _sample_path(sample_dir: Path, row: LabelRow) -> Path:
-    path = Path(sample_dir) / row.file
-    if path.is_file() or (label := _sample_label(row)) is None:
+def _sample_path(sample_dir: Path, row: Mapping[str, str]) -> Path:
+    path = Path(sample_dir) / row["file"]
+    if path.is_file() or (label := _sample_label(row["class"])) is None:
         return path
-    return Path(sample_dir) / label / Path(row.file).name  # "file" may omit the class folder
+    return Path(sample_dir) / label / Path(row["file"]).name  # "file" may omit the class folder
 
 
 def load_samples(
@@ -403,7 +381,7 @@ def load_samples(
     ``extractor(blobs)`` may also take a ``progress=`` keyword.
     """
     classes = store.class_labels(student_id)
-    rows = _sample_label_rows(
+    rows = sample_rows(
         sample_dir,
         per_class=per_class,
         seed=seed,
@@ -419,14 +397,14 @@ def load_samples(
             data = path.read_bytes()
         except OSError as exc:
             raise StoreError("samples_missing", str(path)) from exc
-        label = _sample_label(r)
+        label = _sample_label(r["class"])
         entries.append(
             {
                 "data": data,
-                "filename": Path(r.file).name,
+                "filename": Path(r["file"]).name,
                 "label": label if label in classes else None,
-                "person": r.person,
-                "group": r.group,
+                "person": r["person"] or None,
+                "group": r["group"] or None,
             }
         )
     ids = _add_all(store, student_id, entries, "sample", extractor, progress, face_version)
@@ -436,7 +414,7 @@ def load_samples(
             [
                 Item(i, e["label"])
                 for i, (e, r) in enumerate(zip(entries, rows, strict=True))
-                if e["label"] and not r.expected_reason
+                if e["label"] and not r["expected_reason"]
             ],
             classes,
         ),
