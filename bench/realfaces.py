@@ -48,6 +48,7 @@ from edu_core.faces import (
     extract,
 )
 from edu_core.folders import read_labels
+from edu_core.fsutil import atomic_write
 from edu_core.occlusions import KINDS, occlude
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,9 +232,7 @@ def save_features() -> None:
     import pickle
 
     if _FEATURES_DIRTY[0]:
-        tmp = _features_file().with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(_FEATURES))
-        tmp.replace(_features_file())
+        atomic_write(_features_file(), pickle.dumps(_FEATURES), durable=False)  # a cache: rebuilt if lost
         _FEATURES_DIRTY[0] = False
 
 

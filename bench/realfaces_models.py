@@ -27,9 +27,9 @@ printed and written.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import hashlib
+import io
 import json
 import os
 import statistics
@@ -41,11 +41,19 @@ from typing import Any
 
 import numpy as np
 
+from edu_core import facecodec
+from edu_core.faces import FaceResult
+from edu_core.folders import LabelRow, read_labels
+from edu_core.fsutil import atomic_write
+from edu_core.landmarks import BLENDSHAPE_NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
+
 ENV = "EXPRESSION_LAB_REALFACES"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "expression-lab" / "realfaces-models"
-#: Bump when the way faces are cut changes, so stale caches are not reused.
-EXTRACT_VERSION = "1"
+#: Bump when the way faces are cut, or the cache is laid out, changes, so stale caches are not
+#: reused ("2": each face in edu_core.facecodec's arrays, the pose no longer rounded to float32).
+EXTRACT_VERSION = "2"
 
 #: dev-set class folder -> lesson class id, per task
 FIVE = {"happy": "joy", "sad": "sadness", "surprise": "surprise", "angry": "anger", "neutral": "neutral"}
@@ -63,18 +71,26 @@ TASKS = {
 }
 
 
-def read_rows(root: Path) -> list[dict[str, str]]:
-    with (root / "labels.csv").open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+def read_rows(root: Path) -> list[LabelRow]:
+    """The dev set's ``labels.csv`` (its ``person_id_if_known`` column is read as ``person``)."""
+    return read_labels(root)
+
+
+def _save_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write one cache file whole or not at all (not fsynced: a lost cache is rebuilt)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, buf.getvalue(), durable=False)
 
 
 # --------------------------------------------------------------------------- faces
 
 
-def _cut(lm: Any, rgb: np.ndarray) -> dict[str, np.ndarray] | None:
-    """The largest face as the app cuts it (crop, landmarks in crop pixels, blendshapes, pose)."""
+def _cut(lm: Any, rgb: np.ndarray) -> tuple[FaceResult, bool] | None:
+    """The largest face as the app cuts it (crop, landmarks in crop pixels, blendshapes, pose),
+    and whether the photo had to be set into a larger frame first."""
     from edu_core.faces import CropConfig, head_pose, square_crop
-    from edu_core.models import BLENDSHAPE_NAMES
 
     faces = lm.detect(rgb)
     padded = False
@@ -99,86 +115,82 @@ def _cut(lm: Any, rgb: np.ndarray) -> dict[str, np.ndarray] | None:
     pts[:, 0] = (pts[:, 0] - box[0]) * k
     pts[:, 1] = (pts[:, 1] - box[1]) * k
     pts[:, 2] *= k
-    pose = head_pose(face.matrix)
-    return {
-        "crop": crop,
-        "landmarks": pts.astype(np.float32),
-        "bs": np.array([face.blendshapes.get(n, 0.0) for n in BLENDSHAPE_NAMES], np.float32),
-        "pose": np.array(pose if pose is not None else (np.nan,) * 3, np.float32),
-        "padded": np.array(padded),
-    }
+    cut = FaceResult(
+        status="ok",
+        crop=crop,
+        landmarks=pts.astype(np.float32),
+        blendshapes={n: float(face.blendshapes.get(n, 0.0)) for n in BLENDSHAPE_NAMES},
+        pose=head_pose(face.matrix),
+    )
+    return cut, padded
 
 
-def extract_source(root: Path, rows: list[dict[str, str]], source: str) -> dict[str, Any]:
-    """Every face of one source, cached as one file keyed by the files' hashes."""
+def _to_cache(faces: Sequence[FaceResult | None], padded: Sequence[bool]) -> dict[str, np.ndarray]:
+    """One source's faces in one file: face ``i``'s facecodec arrays under ``"i/<name>"``."""
+    out = {"padded": np.array(padded, bool)}
+    for i, face in enumerate(faces):
+        if face is not None:
+            out.update({f"{i}/{name}": a for name, a in facecodec.to_arrays(face).items()})
+    return out
+
+
+def _from_cache(d: dict[str, np.ndarray], n: int) -> list[FaceResult | None]:
+    """The faces of :func:`_to_cache` (``None`` where no face was found)."""
+    parts: dict[int, dict[str, np.ndarray]] = {}
+    for key, a in d.items():
+        i, sep, name = key.partition("/")
+        if sep:
+            parts.setdefault(int(i), {})[name] = a
+    return [facecodec.from_arrays(parts[i]) if i in parts else None for i in range(n)]
+
+
+def extract_source(root: Path, rows: list[LabelRow], source: str) -> list[FaceResult | None]:
+    """Every face of one source (``None`` where none was found), cached as one file keyed by the
+    files' hashes."""
     from PIL import Image
 
     from edu_core.faces import Landmarker
 
-    mine = [r for r in rows if r["source"] == source]
-    key = hashlib.sha1((EXTRACT_VERSION + "".join(r["sha256"] for r in mine)).encode()).hexdigest()[:12]
+    mine = [r for r in rows if r.source == source]
+    key = hashlib.sha1((EXTRACT_VERSION + "".join(r.sha256 or "" for r in mine)).encode()).hexdigest()[:12]
     path = CACHE / f"faces-{source}-{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as d:
-            return {k: d[k] for k in d.files}
+            return _from_cache({k: d[k] for k in d.files}, len(mine))
     n = len(mine)
-    out = {
-        "sha256": np.array([r["sha256"] for r in mine]),
-        "found": np.zeros(n, bool),
-        "padded": np.zeros(n, bool),
-        "crop": np.zeros((n, 256, 256, 3), np.uint8),
-        "landmarks": np.zeros((n, 478, 3), np.float32),
-        "bs": np.zeros((n, 52), np.float32),
-        "pose": np.full((n, 3), np.nan, np.float32),
-    }
+    faces: list[FaceResult | None] = [None] * n
+    padded = [False] * n
     t0 = time.perf_counter()
     with Landmarker(num_faces=2) as lm:
         for i, r in enumerate(mine):
-            with Image.open(root / r["file"]) as im:
+            with Image.open(root / r.file) as im:
                 rgb = np.asarray(im.convert("RGB"))
             cut = _cut(lm, rgb)
             if cut is not None:
-                out["found"][i] = True
-                for k in ("crop", "landmarks", "bs", "pose", "padded"):
-                    out[k][i] = cut[k]
+                faces[i], padded[i] = cut
             if (i + 1) % 200 == 0:
                 print(f"  {source}: {i + 1}/{n} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **out)
-    tmp.replace(path)
-    return out
+    _save_cache(path, _to_cache(faces, padded))
+    return faces
 
 
-def load_task(root: Path, rows: list[dict[str, str]], task: str) -> dict[str, Any]:
+def load_task(root: Path, rows: list[LabelRow], task: str) -> dict[str, Any]:
     """Accepted faces of one task with their labels, people and sources (in labels.csv order)."""
-    from edu_core.faces import FaceResult
-    from edu_core.models import BLENDSHAPE_NAMES
-
     sources, classes = TASKS[task]
     faces, labels, people, srcs = [], [], [], []
     missed: Counter[str] = Counter()
     for source in sources:
-        data = extract_source(root, rows, source)
-        mine = [r for r in rows if r["source"] == source]
-        for i, r in enumerate(mine):
-            if r["class"] not in classes:
+        found = extract_source(root, rows, source)
+        mine = [r for r in rows if r.source == source]
+        for face, r in zip(found, mine, strict=True):
+            if r.label not in classes:
                 continue
-            if not data["found"][i]:
+            if face is None:
                 missed[source] += 1
                 continue
-            pose = tuple(float(v) for v in data["pose"][i])
-            faces.append(
-                FaceResult(
-                    status="ok",
-                    crop=data["crop"][i],
-                    landmarks=data["landmarks"][i],
-                    blendshapes={n: float(v) for n, v in zip(BLENDSHAPE_NAMES, data["bs"][i], strict=True)},
-                    pose=None if any(np.isnan(pose)) else pose,  # type: ignore[arg-type]
-                )
-            )
-            labels.append(classes[r["class"]])
-            people.append(f"{source}:{r['person_id_if_known']}")
+            faces.append(face)
+            labels.append(classes[r.label])
+            people.append(f"{source}:{r.person or ''}")
             srcs.append(source)
     return {
         "faces": faces,
@@ -231,10 +243,7 @@ def embedding_cache(faces: Sequence[Any], arch: str = "efficientnet_lite0", size
             for j, i in enumerate(todo):
                 stored[f"{keys[i]}-{int(mirrored)}"] = emb[j].astype(np.float32)
         print(f"  ... {time.perf_counter() - t0:.0f} s", flush=True)
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, **stored)
-        tmp.replace(path)
+        _save_cache(path, stored)
     for k in keys:
         for m in (False, True):
             cache.put((arch, size, k, m), stored[f"{k}-{int(m)}"])

@@ -9,7 +9,6 @@ packs a checkpoint with its card.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -21,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edu_core.errors import StoreError
+from edu_core.errors import FolderError, StoreError
+from edu_core.folders import LabelRow, format_labels, parse_labels
 from edu_core.fsutil import atomic_write
 
 MANIFEST_FORMAT = "expression-lab-dataset"
@@ -101,21 +101,18 @@ def write_zip(
             zf.writestr(path, p.data)
             files[path] = sha
             rows.append(
-                {
-                    "file": path,
-                    "class": p.label or "",
-                    "split": p.split,
-                    "person": p.person or "",
-                    "group": p.group or "",
-                    "source": p.source,
-                    "sha256": sha,
-                }
+                LabelRow(
+                    file=path,
+                    label=p.label,
+                    split=p.split or None,
+                    person=p.person,
+                    group=p.group,
+                    source=p.source or None,
+                    sha256=sha,
+                )
             )
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(ZIP_COLUMNS))
-        writer.writeheader()
-        writer.writerows(rows)
-        csv_bytes = out.getvalue().encode("utf-8")
+        # the zip keeps its own published layout (no expected_reason column, CRLF rows)
+        csv_bytes = format_labels(rows, columns=ZIP_COLUMNS, lineterminator="\r\n").encode("utf-8")
         zf.writestr("labels.csv", csv_bytes)
         manifest = {
             "format": MANIFEST_FORMAT,
@@ -124,7 +121,7 @@ def write_zip(
             "classes": list(classes),
             "class_names": {c: class_names[c] for c in classes},
             "count": len(rows),
-            "counts": _counts((r["class"] for r in rows if r["class"]), classes),
+            "counts": _counts((r.label for r in rows if r.label), classes),
             "split": dict(split) if split is not None else None,
             "labels_csv_sha256": sha256_hex(csv_bytes),
             "files": files,
@@ -183,10 +180,15 @@ def _read_open_zip(zf: zipfile.ZipFile, limits: ImportLimits) -> tuple[dict, lis
         raise StoreError("bad_archive", f"made by a newer version ({manifest.get('version')})")
     if manifest.get("labels_csv_sha256") not in (None, sha256_hex(csv_bytes)):
         raise StoreError("bad_checksum", "labels.csv")
-    rows = list(csv.DictReader(io.StringIO(csv_bytes.decode("utf-8-sig"))))
+    try:
+        labelled = parse_labels(csv_bytes.decode("utf-8-sig"), exact_files=True)
+    except FolderError as exc:
+        raise StoreError("bad_archive", exc.detail) from exc
     files: dict[str, str] = manifest["files"]
-    for row in rows:
-        name = row.get("file") or ""
+    rows = []
+    for label_row in labelled:
+        row: dict[str, Any] = label_row.as_dict()
+        name = row["file"]
         info = infos.get(name)
         if info is None or name not in files:
             raise StoreError("bad_archive", f"{name!r} listed but not in the archive")
@@ -196,6 +198,7 @@ def _read_open_zip(zf: zipfile.ZipFile, limits: ImportLimits) -> tuple[dict, lis
         if sha256_hex(data) != files[name] or (row.get("sha256") and row["sha256"] != files[name]):
             raise StoreError("bad_checksum", name)
         row["data"] = data
+        rows.append(row)
     return manifest, rows
 
 

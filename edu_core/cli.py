@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from edu_core.errors import EduError
@@ -17,9 +18,9 @@ from edu_core.errors import EduError
 EXIT_REFUSED = 2
 
 
-def print_json(obj: Any, *, indent: int | None = None) -> None:
-    """Print ``obj`` as one JSON document, Korean text left readable."""
-    print(json.dumps(obj, ensure_ascii=False, indent=indent))
+def print_json(obj: Any, *, indent: int | None = None, default: Callable[[Any], Any] | None = None) -> None:
+    """Print ``obj`` as one JSON document, Korean text left readable (``default`` as in ``json.dumps``)."""
+    print(json.dumps(obj, ensure_ascii=False, indent=indent, default=default))
 
 
 def print_error(exc: EduError, *, as_json: bool, file: TextIO | None = None) -> int:

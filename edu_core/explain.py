@@ -25,10 +25,8 @@ from torch import nn
 from edu_core.cli import print_error, print_json
 from edu_core.errors import EduError
 from edu_core.faces import extract
-from edu_core.features import PIECES, REGION_LANDMARKS, pieces_features
+from edu_core.features import PIECES, REGIONS, pieces_features, region_landmarks
 from edu_core.models import ModelBundle, crops_to_tensor, load_bundle, one_cpu_thread
-
-REGIONS: tuple[str, ...] = tuple(REGION_LANDMARKS)
 
 
 @dataclass(frozen=True)
@@ -112,11 +110,11 @@ def piece_contributions(bundle: ModelBundle, face: Any) -> PieceExplanation:
 
 def region_mask(landmarks: np.ndarray, region: str, size: int = 256, grow: float = 0.35) -> np.ndarray:
     """Bool mask of ``region`` ("eyebrows", "eyes", "mouth"), each polygon grown by ``grow``."""
-    if region not in REGION_LANDMARKS:
+    if region not in REGIONS:
         raise ValueError(f"unknown region {region!r}; allowed: {', '.join(REGIONS)}")
     mask = np.zeros((size, size), dtype=np.uint8)
     pts_all = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    for outline in REGION_LANDMARKS[region]:
+    for outline in region_landmarks()[region]:
         pts = pts_all[list(outline)]
         c = pts.mean(axis=0)
         # grow around the centre; a minimum height keeps thin shapes (brows, closed eyes) covered

@@ -10,7 +10,6 @@ code into a sentence that tells the student what to do.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -22,6 +21,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from edu_core.cli import print_json
 from edu_core.errors import EduError
 from edu_core.facecover import COVER_FEATURES_VERSION, CoverGate, cover_features, cover_gate
 from edu_core.i18n import reason_message
@@ -454,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             target.write_bytes(encode_png(result.crop))
             record["crop_file"] = str(target)
         if args.json:
-            print(json.dumps(record, ensure_ascii=False))
+            print_json(record)
         else:
             verdict = "ok" if result.ok else f"{result.reason}: {record['message_ko']}"
             print(f"{name}\t{verdict}")

@@ -11,73 +11,37 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
 
+from edu_core import landmarks as mesh  # (named apart from the functions' landmarks arrays)
+
 PIECES: tuple[str, ...] = ("eyebrows", "eyes", "mouth", "other")
 
-#: MediaPipe FaceLandmarker's 52 blendshape names, in the order it reports them.
-BLENDSHAPE_NAMES: tuple[str, ...] = (
-    "_neutral",
-    "browDownLeft",
-    "browDownRight",
-    "browInnerUp",
-    "browOuterUpLeft",
-    "browOuterUpRight",
-    "cheekPuff",
-    "cheekSquintLeft",
-    "cheekSquintRight",
-    "eyeBlinkLeft",
-    "eyeBlinkRight",
-    "eyeLookDownLeft",
-    "eyeLookDownRight",
-    "eyeLookInLeft",
-    "eyeLookInRight",
-    "eyeLookOutLeft",
-    "eyeLookOutRight",
-    "eyeLookUpLeft",
-    "eyeLookUpRight",
-    "eyeSquintLeft",
-    "eyeSquintRight",
-    "eyeWideLeft",
-    "eyeWideRight",
-    "jawForward",
-    "jawLeft",
-    "jawOpen",
-    "jawRight",
-    "mouthClose",
-    "mouthDimpleLeft",
-    "mouthDimpleRight",
-    "mouthFrownLeft",
-    "mouthFrownRight",
-    "mouthFunnel",
-    "mouthLeft",
-    "mouthLowerDownLeft",
-    "mouthLowerDownRight",
-    "mouthPressLeft",
-    "mouthPressRight",
-    "mouthPucker",
-    "mouthRight",
-    "mouthRollLower",
-    "mouthRollUpper",
-    "mouthShrugLower",
-    "mouthShrugUpper",
-    "mouthSmileLeft",
-    "mouthSmileRight",
-    "mouthStretchLeft",
-    "mouthStretchRight",
-    "mouthUpperUpLeft",
-    "mouthUpperUpRight",
-    "noseSneerLeft",
-    "noseSneerRight",
-)
+#: The data pieces the CNN region test can hide, each an outline per side (:func:`region_landmarks`).
+REGIONS: tuple[str, ...] = ("eyebrows", "eyes", "mouth")
 
 
-#: The blendshapes the pieces model reads: all but where the eyes look (eyeLook*). Gaze is not
-#: an expression, and in real photos people look anywhere; measured on real photos of new
-#: people (bench/realfaces_models.py) the model is as accurate or better without them.
-FEATURE_BLENDSHAPES: tuple[str, ...] = tuple(n for n in BLENDSHAPE_NAMES if not n.startswith("eyeLook"))
+@cache
+def feature_blendshapes() -> tuple[str, ...]:
+    """The blendshapes the pieces model reads: all but where the eyes look (eyeLook*).
+
+    Gaze is not an expression, and in real photos people look anywhere; measured on real photos
+    of new people (bench/realfaces_models.py) the model is as accurate or better without them.
+    """
+    return tuple(n for n in mesh.BLENDSHAPE_NAMES if not n.startswith("eyeLook"))
+
+
+@cache
+def region_landmarks() -> dict[str, tuple[tuple[int, ...], ...]]:
+    """Landmark outlines (one polygon per side) of the :data:`REGIONS` the CNN region test hides."""
+    return {
+        "eyebrows": (mesh.BROW_RIGHT, mesh.BROW_LEFT),
+        "eyes": (mesh.EYE_RIGHT, mesh.EYE_LEFT),
+        "mouth": (mesh.LIPS_OUTER,),
+    }
 
 
 def _blendshape_piece(name: str) -> str:
@@ -90,29 +54,43 @@ def _blendshape_piece(name: str) -> str:
     return "other"  # cheeks, nose, the neutral score
 
 
-# MediaPipe face-mesh indices. "Left"/"right" are the person's own sides, so the
-# person's right eye is on the left of a non-mirrored photo.
-_R_EYE = {"outer": 33, "inner": 133, "top": 159, "bottom": 145}
-_L_EYE = {"outer": 263, "inner": 362, "top": 386, "bottom": 374}
-_R_BROW = {"inner": 107, "mid": 105, "outer": 70}
-_L_BROW = {"inner": 336, "mid": 334, "outer": 300}
-_MOUTH = {"right": 61, "left": 291, "top": 0, "inner_top": 13, "inner_bottom": 14, "bottom": 17}
-_NOSE_TIP = 1
-_NOSE_BRIDGE = 168
-_CHIN = 152
+@dataclass(frozen=True)
+class _Points:
+    """The face-mesh points the geometry features measure, from :mod:`edu_core.landmarks`."""
 
-#: Landmark outlines (one polygon per side) of the regions the CNN region test hides.
-REGION_LANDMARKS: dict[str, tuple[tuple[int, ...], ...]] = {
-    "eyebrows": (
-        (70, 63, 105, 66, 107, 55, 65, 52, 53, 46),
-        (300, 293, 334, 296, 336, 285, 295, 282, 283, 276),
-    ),
-    "eyes": (
-        (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
-        (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
-    ),
-    "mouth": ((61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185),),
-}
+    r_eye: dict[str, int]
+    l_eye: dict[str, int]
+    r_brow: dict[str, int]
+    l_brow: dict[str, int]
+    mouth: dict[str, int]
+
+
+@cache
+def _points() -> _Points:
+    def eye(corners: tuple[int, int], lids: tuple[int, int], *, outer_first: bool) -> dict[str, int]:
+        outer, inner = corners if outer_first else corners[::-1]
+        return {"outer": outer, "inner": inner, "top": lids[0], "bottom": lids[1]}
+
+    def brow(upper: tuple[int, ...]) -> dict[str, int]:  # the upper edge runs outer end first
+        return {"inner": upper[-1], "mid": upper[len(upper) // 2], "outer": upper[0]}
+
+    lips = mesh.LIPS_OUTER  # from the right corner along the lower lip, back over the upper
+    inner_top, inner_bottom = mesh.LIP_LINE_PAIRS[0]
+    return _Points(
+        r_eye=eye(mesh.EYE_CORNERS_RIGHT, mesh.EYE_LIDS_RIGHT, outer_first=True),
+        l_eye=eye(mesh.EYE_CORNERS_LEFT, mesh.EYE_LIDS_LEFT, outer_first=False),
+        r_brow=brow(mesh.BROW_RIGHT_UPPER),
+        l_brow=brow(mesh.BROW_LEFT_UPPER),
+        mouth={
+            "right": lips[0],
+            "left": lips[len(lips) // 2],
+            "top": lips[(3 * len(lips)) // 4],
+            "inner_top": inner_top,
+            "inner_bottom": inner_bottom,
+            "bottom": mesh.LOWER_LIP_BOTTOM,
+        },
+    )
+
 
 #: Geometry features: (name, piece). Values are computed in :func:`geometry_features`.
 GEOMETRY_FEATURES: tuple[tuple[str, str], ...] = (
@@ -168,8 +146,9 @@ class FeatureSpec:
 
 def feature_spec() -> FeatureSpec:
     """The feature layout used by :func:`pieces_features` (blendshapes, then geometry)."""
-    names = [f"bs_{n}" for n in FEATURE_BLENDSHAPES] + [n for n, _ in GEOMETRY_FEATURES]
-    pieces = [_blendshape_piece(n) for n in FEATURE_BLENDSHAPES] + [p for _, p in GEOMETRY_FEATURES]
+    blendshapes = feature_blendshapes()
+    names = [f"bs_{n}" for n in blendshapes] + [n for n, _ in GEOMETRY_FEATURES]
+    pieces = [_blendshape_piece(n) for n in blendshapes] + [p for _, p in GEOMETRY_FEATURES]
     return FeatureSpec(names=tuple(names), pieces=tuple(pieces))
 
 
@@ -182,8 +161,9 @@ def normalized_landmarks(landmarks: np.ndarray) -> np.ndarray:
     pts = np.asarray(landmarks, dtype=np.float64)[:, :2]
     if pts.shape[0] < 468:
         raise ValueError(f"expected MediaPipe face-mesh landmarks (>= 468 points), got {pts.shape[0]}")
-    r_eye = pts[[_R_EYE["outer"], _R_EYE["inner"]]].mean(axis=0)
-    l_eye = pts[[_L_EYE["outer"], _L_EYE["inner"]]].mean(axis=0)
+    at = _points()
+    r_eye = pts[[at.r_eye["outer"], at.r_eye["inner"]]].mean(axis=0)
+    l_eye = pts[[at.l_eye["outer"], at.l_eye["inner"]]].mean(axis=0)
     center = (r_eye + l_eye) / 2
     d = l_eye - r_eye
     scale = float(np.hypot(*d))
@@ -239,26 +219,27 @@ def geometry_features(landmarks: np.ndarray, pose: Sequence[float] | None = None
         # how wide the eye is open, and the brow heights should not change with either.
         return float((y[eye["outer"]] + y[eye["inner"]]) / 2)
 
-    ry, ly = eye_y(_R_EYE), eye_y(_L_EYE)
-    m = _MOUTH
+    at = _points()
+    r_eye, l_eye, r_brow, l_brow, m = at.r_eye, at.l_eye, at.r_brow, at.l_brow, at.mouth
+    ry, ly = eye_y(r_eye), eye_y(l_eye)
     mouth_mid_y = (y[m["inner_top"]] + y[m["inner_bottom"]]) / 2
-    nose_y = y[_NOSE_TIP]
-    brows_y = (y[_R_BROW["inner"]] + y[_L_BROW["inner"]]) / 2
+    nose_y = y[mesh.NOSE_TIP]
+    brows_y = (y[r_brow["inner"]] + y[l_brow["inner"]]) / 2
     yaw, pitch = (float(pose[0]) / 45.0, float(pose[1]) / 45.0) if pose is not None else (0.0, 0.0)
     values = {
-        "brow_inner_height_right": ry - y[_R_BROW["inner"]],
-        "brow_inner_height_left": ly - y[_L_BROW["inner"]],
-        "brow_mid_height_right": ry - y[_R_BROW["mid"]],
-        "brow_mid_height_left": ly - y[_L_BROW["mid"]],
-        "brow_outer_height_right": ry - y[_R_BROW["outer"]],
-        "brow_outer_height_left": ly - y[_L_BROW["outer"]],
-        "brow_inner_gap": abs(x[_L_BROW["inner"]] - x[_R_BROW["inner"]]),
-        "brow_slant_right": y[_R_BROW["outer"]] - y[_R_BROW["inner"]],
-        "brow_slant_left": y[_L_BROW["outer"]] - y[_L_BROW["inner"]],
-        "eye_open_right": y[_R_EYE["bottom"]] - y[_R_EYE["top"]],
-        "eye_open_left": y[_L_EYE["bottom"]] - y[_L_EYE["top"]],
-        "eye_width_right": abs(x[_R_EYE["inner"]] - x[_R_EYE["outer"]]),
-        "eye_width_left": abs(x[_L_EYE["outer"]] - x[_L_EYE["inner"]]),
+        "brow_inner_height_right": ry - y[r_brow["inner"]],
+        "brow_inner_height_left": ly - y[l_brow["inner"]],
+        "brow_mid_height_right": ry - y[r_brow["mid"]],
+        "brow_mid_height_left": ly - y[l_brow["mid"]],
+        "brow_outer_height_right": ry - y[r_brow["outer"]],
+        "brow_outer_height_left": ly - y[l_brow["outer"]],
+        "brow_inner_gap": abs(x[l_brow["inner"]] - x[r_brow["inner"]]),
+        "brow_slant_right": y[r_brow["outer"]] - y[r_brow["inner"]],
+        "brow_slant_left": y[l_brow["outer"]] - y[l_brow["inner"]],
+        "eye_open_right": y[r_eye["bottom"]] - y[r_eye["top"]],
+        "eye_open_left": y[l_eye["bottom"]] - y[l_eye["top"]],
+        "eye_width_right": abs(x[r_eye["inner"]] - x[r_eye["outer"]]),
+        "eye_width_left": abs(x[l_eye["outer"]] - x[l_eye["inner"]]),
         "mouth_width": abs(x[m["left"]] - x[m["right"]]),
         "mouth_open": y[m["inner_bottom"]] - y[m["inner_top"]],
         "lip_height": y[m["bottom"]] - y[m["top"]],
@@ -266,8 +247,8 @@ def geometry_features(landmarks: np.ndarray, pose: Sequence[float] | None = None
         "mouth_corner_lift_left": mouth_mid_y - y[m["left"]],
         "mouth_to_nose": mouth_mid_y - nose_y,
         "upper_lip_to_nose": y[m["top"]] - nose_y,
-        "chin_to_mouth": y[_CHIN] - y[m["bottom"]],
-        "face_height": y[_CHIN] - y[_NOSE_BRIDGE],
+        "chin_to_mouth": y[mesh.CHIN] - y[m["bottom"]],
+        "face_height": y[mesh.CHIN] - y[mesh.NOSE_BRIDGE],
         "nose_to_brows": nose_y - brows_y,
         "yaw": yaw,
         "pitch": pitch,
@@ -283,7 +264,7 @@ def pieces_features(face: Any) -> np.ndarray:
     if getattr(face, "landmarks", None) is None:
         raise ValueError("face has no landmarks (was it rejected?)")
     bs = face.blendshapes or {}
-    blend = np.array([float(bs.get(n, 0.0)) for n in FEATURE_BLENDSHAPES], dtype=np.float32)
+    blend = np.array([float(bs.get(n, 0.0)) for n in feature_blendshapes()], dtype=np.float32)
     return np.concatenate([blend, geometry_features(face.landmarks, face.pose)])
 
 
@@ -293,3 +274,18 @@ def pieces_matrix(faces: Sequence[Any]) -> np.ndarray:
     if not faces:
         return np.zeros((0, dim), dtype=np.float32)
     return np.stack([pieces_features(f) for f in faces]).astype(np.float32)
+
+
+# The MediaPipe-derived names, as module attributes built on first use (PEP 562): reading
+# features must not load mediapipe at import (see edu_core.landmarks).
+_LAZY = {
+    "BLENDSHAPE_NAMES": lambda: mesh.BLENDSHAPE_NAMES,
+    "FEATURE_BLENDSHAPES": feature_blendshapes,
+    "REGION_LANDMARKS": region_landmarks,
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return _LAZY[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -86,21 +86,27 @@ def _cell(row: Mapping[str, str | None], name: str) -> str | None:
     return None
 
 
-def parse_labels(text: str) -> list[LabelRow]:
-    """The rows of a ``labels.csv`` text. Raises :class:`FolderError` without a ``file`` column."""
+def parse_labels(text: str, *, exact_files: bool = False) -> list[LabelRow]:
+    """The rows of a ``labels.csv`` text. Raises :class:`FolderError` without a ``file`` column.
+
+    ``file`` is normalised to a posix path (``\\`` to ``/``) unless ``exact_files`` is set: a zip
+    member is found by its name as written, so the data-set zip reads its rows unchanged.
+    """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     if reader.fieldnames is None or "file" not in reader.fieldnames:
         raise FolderError("bad_labels", f"labels.csv has no 'file' column: {reader.fieldnames}")
     rows = []
     for raw in reader:
-        file = (raw.get("file") or "").strip()
-        if not file:
-            continue
+        file = raw.get("file") or ""
+        if not exact_files:  # (an exact empty name stays, so the zip can refuse it)
+            if not file.strip():
+                continue
+            file = PurePosixPath(file.strip().replace("\\", "/")).as_posix()
         split = _cell(raw, "split")
         extra = {k: v or "" for k, v in raw.items() if k and k not in COLUMNS and k not in _READ_AS}
         rows.append(
             LabelRow(
-                file=PurePosixPath(file.replace("\\", "/")).as_posix(),
+                file=file,
                 label=_cell(raw, "class"),
                 split=split.lower() if split else None,
                 person=_cell(raw, "person"),
@@ -127,18 +133,31 @@ def read_labels(path: str | Path) -> list[LabelRow]:
         raise FolderError("bad_labels", f"{path}: {exc}") from exc
 
 
+def format_labels(
+    rows: Iterable[LabelRow], *, columns: Sequence[str] = COLUMNS, lineterminator: str = "\n"
+) -> str:
+    """``rows`` as ``labels.csv`` text: ``columns`` (a subset of :data:`COLUMNS`), then extra columns.
+
+    ``columns`` and ``lineterminator`` let a file with a published layout of its own (the data-set
+    zip's, :data:`edu_core.archive.ZIP_COLUMNS` with CRLF) keep it while sharing the row type.
+    """
+    dicts = [r.as_dict() for r in rows]
+    extras = sorted({k for d in dicts for k in d} - set(COLUMNS))
+    out = io.StringIO()
+    writer = csv.DictWriter(
+        out, fieldnames=[*columns, *extras], restval="", extrasaction="ignore", lineterminator=lineterminator
+    )
+    writer.writeheader()
+    writer.writerows(dicts)
+    return out.getvalue()
+
+
 def write_labels(path: str | Path, rows: Iterable[LabelRow]) -> None:
     """Write ``rows`` as ``labels.csv`` (at ``path``, or inside the folder ``path``) atomically."""
     path = Path(path)
     if path.is_dir():
         path = path / LABELS_CSV
-    dicts = [r.as_dict() for r in rows]
-    extras = sorted({k for d in dicts for k in d} - set(COLUMNS))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[*COLUMNS, *extras], restval="", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(dicts)
-    atomic_write(path, out.getvalue())
+    atomic_write(path, format_labels(rows))
 
 
 @dataclass(frozen=True)
@@ -172,7 +191,11 @@ class FolderScan:
 
 
 def scan_class_folders(
-    root: str | Path, *, recursive: bool = False, suffixes: tuple[str, ...] = IMAGE_SUFFIXES
+    root: str | Path,
+    *,
+    recursive: bool = False,
+    suffixes: tuple[str, ...] = IMAGE_SUFFIXES,
+    labels: bool = True,
 ) -> FolderScan:
     """The photos in ``root``'s class subfolders, sorted, each joined to its ``labels.csv`` row.
 
@@ -180,12 +203,14 @@ def scan_class_folders(
     ``unknown_class``; a file that is not a picture as ``unsupported_format``; hidden files
     silently. ``recursive`` also looks into folders inside the class folders. A row is found by
     the photo's path in the folder, else by a row that names only its file (``kim_01.jpg``).
+    ``labels=False`` leaves ``labels.csv`` unread (every ``row`` is ``None``), for callers that
+    take the class from the folder name only.
     """
     root = Path(root)
     if not root.is_dir():
         raise FolderError("not_found", f"{root} is not a folder")
     by_file: dict[str, LabelRow] = {}
-    for row in read_labels(root):
+    for row in read_labels(root) if labels else ():
         by_file.setdefault(row.file, row)
     photos: list[ClassPhoto] = []
     skipped: list[tuple[str, str]] = []

@@ -12,7 +12,6 @@ sentence through :func:`reason_message`.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import tomllib
@@ -20,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
+from edu_core.cli import print_json
 from edu_core.labels import KOREAN_NAMES
 
 LANGUAGES: tuple[str, ...] = ("ko", "en")
@@ -220,7 +220,7 @@ def _main(argv: list[str] | None = None) -> int:
             return 2
         data = {k: STRINGS[args.lang][k] for k in keys}
     if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=1))
+        print_json(data, indent=1)
     else:
         for k, v in data.items():
             print(f"{k}\t{v}")

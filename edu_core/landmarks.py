@@ -36,6 +36,10 @@ CHEEKS = (205, 425)
 UPPER_CHEEKS = (50, 280)
 #: Two points on the nose: the tip and the upper bridge (the nose outline passes through both).
 NOSE_POINTS = (4, 195)
+#: The tip of the nose and the deepest point of its bridge, between the eyes (the pieces model's
+#: face height and nose distances).
+NOSE_TIP = 1
+NOSE_BRIDGE = 168
 #: The bottom of the lower lip and the chin; the chin region is the disc half-way between.
 LOWER_LIP_BOTTOM = 17
 CHIN = 152

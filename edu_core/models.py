@@ -28,19 +28,18 @@ import torch
 import torchvision
 from torch import nn
 
-from edu_core import __version__
+from edu_core import __version__, features
 from edu_core.errors import ModelFileError
 
 # Callers elsewhere import these from here; edu_core.features is their home.
 from edu_core.features import (  # noqa: F401
-    BLENDSHAPE_NAMES,
     PIECES,
-    REGION_LANDMARKS,
     FeatureSpec,
     feature_spec,
     pieces_features,
     pieces_matrix,
 )
+from edu_core.fsutil import atomic_write
 from edu_core.trainconfig import MODEL_KINDS
 
 ModelKind = Literal["pieces", "cnn", "combined"]
@@ -423,7 +422,7 @@ def save_bundle(bundle: ModelBundle, path: str | Path | None = None) -> bytes:
     torch.save(bundle_to_dict(bundle), buf)
     data = buf.getvalue()
     if path is not None:
-        Path(path).write_bytes(data)
+        atomic_write(path, data)  # a model file is whole or absent, never half written
     return data
 
 
@@ -517,3 +516,11 @@ def export_onnx(bundle: ModelBundle, path: str | Path) -> Path:
         dynamo=False,
     )
     return out
+
+
+def __getattr__(name: str) -> Any:
+    # BLENDSHAPE_NAMES and REGION_LANDMARKS are read from MediaPipe's tables on first use (see
+    # edu_core.landmarks); callers that import them from here get edu_core.features' values.
+    if name in ("BLENDSHAPE_NAMES", "REGION_LANDMARKS"):
+        return getattr(features, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

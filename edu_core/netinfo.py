@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import struct
 import sys
 from collections.abc import Sequence
+
+from edu_core.cli import print_json
 
 try:
     import fcntl
@@ -60,7 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help='print {"address": ...}')
     args = parser.parse_args(argv)
     address = lan_address()
-    print(json.dumps({"address": address}) if args.json else address)
+    if args.json:
+        print_json({"address": address})  # an address is ASCII: the bytes of json.dumps' default
+    else:
+        print(address)
     return 0
 
 

@@ -6,7 +6,6 @@ with :func:`face_version`), stores the photos in batches and returns an :class:`
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import inspect
 import random
@@ -22,6 +21,7 @@ from edu_core.classfolders import scan_folder
 from edu_core.dataset import SAMPLE_DIR, Item, class_counts, sample_per_class
 from edu_core.errors import StoreError
 from edu_core.faces import CropConfig, FaceResult
+from edu_core.folders import LABELS_CSV, read_labels
 from edu_core.labels import LESSON_CLASSES, normalize_label
 from edu_core.store import NewImage, Store
 
@@ -296,10 +296,10 @@ def import_folder(
     )
 
 
-def _sample_label(row: Mapping[str, str]) -> str | None:
-    """The class id of a sample row, or ``None`` when it has no (known) class."""
+def _sample_label(written: str | None) -> str | None:
+    """The class id of a sample row's ``class`` cell, or ``None`` when it has no (known) class."""
     try:
-        return normalize_label(row.get("class") or "")
+        return normalize_label(written or "")
     except ValueError:
         return None
 
@@ -319,42 +319,37 @@ def sample_rows(
     Photos that are meant to be rejected (``expected_reason`` set) are left out unless
     ``include_rejects`` is set; then ``rejects_per_reason`` of each reason (mask, sunglasses,
     close-up, …) are added on top of the per-class count. ``split`` ("train"/"test") keeps
-    only the accepted faces of that part of the sample set.
+    only the accepted faces of that part of the sample set. Each row is a dict in
+    :data:`edu_core.folders.COLUMNS` (``LabelRow.as_dict``).
     """
-    csv_path = Path(sample_dir) / "labels.csv"
+    csv_path = Path(sample_dir) / LABELS_CSV
     if not csv_path.is_file():
         raise StoreError("samples_missing", str(csv_path))
-    with open(csv_path, encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_labels(csv_path)
     if split is not None:
-        rows = [
-            r
-            for r in rows
-            if (r.get("split") or "").strip() == split or (r.get("expected_reason") or "").strip()
-        ]
+        rows = [r for r in rows if r.split == split or r.expected_reason]
     good = [
-        Item(i, label, r.get("identity") or None, r.get("age_group") or None)
+        Item(i, label, r.person, r.group)
         for i, r in enumerate(rows)
-        if not (r.get("expected_reason") or "").strip() and (label := _sample_label(r)) in classes
+        if not r.expected_reason and (label := _sample_label(r.label)) in classes
     ]
     chosen = {it.id for it in sample_per_class(good, {c: per_class for c in classes}, seed)}
     if include_rejects:
         by_reason: dict[str, list[int]] = defaultdict(list)
         for i, r in enumerate(rows):
-            reason = (r.get("expected_reason") or "").strip()
-            if reason:
-                by_reason[reason].append(i)
+            if r.expected_reason:
+                by_reason[r.expected_reason].append(i)
         rng = random.Random(seed)
         for reason in sorted(by_reason):
             picks = list(by_reason[reason])
             rng.shuffle(picks)
             chosen.update(picks[:rejects_per_reason])
-    return [rows[i] for i in sorted(chosen)]
+    return [rows[i].as_dict() for i in sorted(chosen)]
 
 
 def _sample_path(sample_dir: Path, row: Mapping[str, str]) -> Path:
     path = Path(sample_dir) / row["file"]
-    if path.is_file() or (label := _sample_label(row)) is None:
+    if path.is_file() or (label := _sample_label(row["class"])) is None:
         return path
     return Path(sample_dir) / label / Path(row["file"]).name  # "file" may omit the class folder
 
@@ -402,14 +397,14 @@ def load_samples(
             data = path.read_bytes()
         except OSError as exc:
             raise StoreError("samples_missing", str(path)) from exc
-        label = _sample_label(r)
+        label = _sample_label(r["class"])
         entries.append(
             {
                 "data": data,
                 "filename": Path(r["file"]).name,
                 "label": label if label in classes else None,
-                "person": r.get("identity") or None,
-                "group": r.get("age_group") or None,
+                "person": r["person"] or None,
+                "group": r["group"] or None,
             }
         )
     ids = _add_all(store, student_id, entries, "sample", extractor, progress, face_version)
@@ -419,7 +414,7 @@ def load_samples(
             [
                 Item(i, e["label"])
                 for i, (e, r) in enumerate(zip(entries, rows, strict=True))
-                if e["label"] and not (r.get("expected_reason") or "").strip()
+                if e["label"] and not r["expected_reason"]
             ],
             classes,
         ),

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from edu_core.errors import FolderError
-from edu_core.folders import COLUMNS, LabelRow, parse_labels, read_labels, scan_class_folders, write_labels
+from edu_core.folders import (
+    COLUMNS,
+    LabelRow,
+    format_labels,
+    parse_labels,
+    read_labels,
+    scan_class_folders,
+    write_labels,
+)
 
 SAMPLE_STYLE = (
     "file,class,identity,age_group,gender,intensity,background,occluder,expected_reason,split\n"
@@ -115,3 +123,25 @@ def test_scan_of_a_missing_folder_says_so(tmp_path):
     with pytest.raises(FolderError) as err:
         scan_class_folders(tmp_path / "missing")
     assert err.value.code == "not_found"
+
+
+def test_a_scan_without_labels_ignores_a_broken_labels_csv(tmp_path):
+    _touch(tmp_path / "joy" / "a.jpg")
+    (tmp_path / "labels.csv").write_text("name,class\na.jpg,joy\n", encoding="utf-8")  # no file column
+    with pytest.raises(FolderError):
+        scan_class_folders(tmp_path)
+    scan = scan_class_folders(tmp_path, labels=False)
+    assert [(p.file, p.label, p.row) for p in scan.photos] == [("joy/a.jpg", "joy", None)]
+
+
+def test_exact_files_keep_the_names_as_written():
+    text = "file,class\nimages\\..\\x.jpg,joy\n,joy\n"
+    assert [r.file for r in parse_labels(text)] == ["images/../x.jpg"]
+    assert [r.file for r in parse_labels(text, exact_files=True)] == ["images\\..\\x.jpg", ""]
+
+
+def test_format_labels_can_keep_another_files_layout():
+    rows = parse_labels(ZIP_STYLE)
+    text = format_labels(rows, columns=("file", "class", "split", "person", "group", "source", "sha256"),
+                         lineterminator="\r\n")  # fmt: skip
+    assert text == ZIP_STYLE.replace("\n", "\r\n")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from edu_core.faces import FaceResult
-from edu_core.features import BLENDSHAPE_NAMES, REGION_LANDMARKS
+from edu_core.features import REGION_LANDMARKS
+from edu_core.landmarks import BLENDSHAPE_NAMES
 
 CLASSES = ("joy", "sadness", "surprise", "anger", "neutral")
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from edu_core.charts.lesson import class_count_bars, probability_bars, recall_bars
+from edu_core.cli import print_json
 from edu_core.i18n import DEFAULT_LANG
 from edu_core.labels import LESSON_CLASSES
 
@@ -31,5 +32,5 @@ def _main(argv: list[str] | None = None) -> int:
     if args.out:
         fig.write_html(args.out, include_plotlyjs=True)
     if args.json or not args.out:
-        print(json.dumps({"kind": args.kind, "figure": json.loads(fig.to_json())}, ensure_ascii=False))
+        print_json({"kind": args.kind, "figure": json.loads(fig.to_json())})
     return 0

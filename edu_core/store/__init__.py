@@ -36,7 +36,7 @@ from edu_core.store.auth import (
     _code,
     new_teacher_password,
 )
-from edu_core.store.blobs import _decode_crop, _encode_crop, _part_pid, _sniff_ext
+from edu_core.store.blobs import _part_pid, _sniff_ext
 from edu_core.store.db import (
     DB_NAME,
     BadPin,
@@ -54,7 +54,6 @@ from edu_core.store.facade import DATA_ENV, DEFAULT_ROOT, REPO_ROOT, Store, defa
 from edu_core.store.labels import normalize_group, normalize_label
 from edu_core.store.maintenance import _process_start, _runner_alive, runner_id
 from edu_core.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from edu_core.store.photos import _tuple_or_none
 from edu_core.store.records import (
     SOURCES,
     CheckReport,
@@ -114,8 +113,6 @@ __all__ = [
     "normalize_label",
     "open_store",
     "_code",
-    "_decode_crop",
-    "_encode_crop",
     "_json",
     "_now",
     "_part_pid",
@@ -124,5 +121,4 @@ __all__ = [
     "_runner_id",
     "_sniff_ext",
     "_translate",
-    "_tuple_or_none",
 ]

@@ -9,14 +9,10 @@
 
 from __future__ import annotations
 
-import io
 import sqlite3
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
 
 from edu_core.fsutil import atomic_write, fsync_dir
 from edu_core.store.db import NotFound, StoreBase, _now, _translate
@@ -60,18 +56,6 @@ def _part_pid(name: str) -> int | None:
     middle = parts[-2] if len(parts) >= 3 else ""
     pid = middle.partition("-")[0]
     return int(pid) if pid.isdigit() and "-" in middle else None
-
-
-def _encode_crop(crop: np.ndarray) -> bytes:
-    # PNG keeps the crop bit-exact, so training on a reloaded crop equals training on the fresh one.
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(crop, dtype=np.uint8)).save(buf, "PNG", compress_level=1)
-    return buf.getvalue()
-
-
-def _decode_crop(data: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
 
 class BlobsMixin(StoreBase):

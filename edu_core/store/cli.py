@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edu_core import photosets
+from edu_core.cli import print_json
 from edu_core.errors import StoreError
 from edu_core.labels import LESSON_CLASSES
 from edu_core.store.auth import TEACHER_PASSWORD_ENV, new_teacher_password
@@ -25,7 +25,7 @@ from edu_core.store.records import TeacherSession
 
 def _print(obj: Any, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+        print_json(obj, indent=2, default=str)
     elif isinstance(obj, dict):
         for k, v in obj.items():
             print(f"{k}: {v}")

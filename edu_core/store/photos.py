@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from edu_core import splitting
+from edu_core import facecodec, splitting
 from edu_core.errors import StoreError
 from edu_core.faces import FaceResult
-from edu_core.store.blobs import BlobsMixin, _decode_crop, _encode_crop, _sniff_ext
-from edu_core.store.db import Forbidden, NotFound, _json, _now
+from edu_core.store.blobs import BlobsMixin, _sniff_ext
+from edu_core.store.db import Forbidden, NotFound, _now
 from edu_core.store.labels import normalize_group, normalize_label
 from edu_core.store.records import (
     IMAGE_COLUMNS,
@@ -46,27 +43,15 @@ _KEPT_FACE_COLUMNS = (
 _KEPT_FACE_FROM = "images i JOIN faces f ON f.sha = i.sha LEFT JOIN kept_faces k ON k.image_id = i.id"
 
 
-def _tuple_or_none(text: str | None) -> tuple | None:
-    return None if text is None else tuple(json.loads(text))
-
-
-def _landmark_bytes(face: FaceResult) -> bytes | None:
-    if face.landmarks is None:
-        return None
-    return np.ascontiguousarray(face.landmarks, dtype=np.float32).reshape(-1, 3).tobytes()
+# The cut face's columns, shared by ``faces`` and ``kept_faces`` (status, reason and the photo's
+# size belong to the photo, so only ``faces`` has them).
+_CUT_COLUMNS = ("detail", "box", "crop_box", "landmarks", "blendshapes", "pose", "quality")
 
 
 def _face_values(face: FaceResult) -> dict[str, Any]:
     """The cut face's columns (shared by ``faces`` and ``kept_faces``) as stored."""
-    return {
-        "detail": face.detail,
-        "box": _json(list(face.box) if face.box else None),
-        "crop_box": _json(list(face.crop_box) if face.crop_box else None),
-        "landmarks": _landmark_bytes(face),
-        "blendshapes": _json({k: float(v) for k, v in face.blendshapes.items()}),
-        "pose": _json([float(v) for v in face.pose] if face.pose else None),
-        "quality": _json({k: float(v) for k, v in face.quality.items()}),
-    }
+    columns = facecodec.to_columns(face)
+    return {name: columns[name] for name in _CUT_COLUMNS}
 
 
 class PhotosMixin(BlobsMixin):
@@ -116,7 +101,7 @@ class PhotosMixin(BlobsMixin):
                     raise StoreError("unknown_class", label)
             sha = hashlib.sha256(p.data).hexdigest()
             ext = _sniff_ext(p.data)
-            crop_bytes = _encode_crop(p.face.crop) if p.face.crop is not None else None
+            crop_bytes = facecodec.encode_crop(p.face.crop) if p.face.crop is not None else None
             crop_sha = hashlib.sha256(crop_bytes).hexdigest() if crop_bytes is not None else None
             files[(sha, ext)] = p.data
             if crop_bytes is not None and crop_sha is not None:
@@ -198,13 +183,14 @@ class PhotosMixin(BlobsMixin):
             if keep:
                 conn.execute("UPDATE faces SET keep = 1 WHERE sha = ?", (sha,))
             return
+        columns = facecodec.to_columns(face)
         values = {
             "version": version,
-            "status": face.status,
-            "reason": face.reason,
-            "image_size": _json(list(face.image_size) if face.image_size else None),
+            "status": columns["status"],
+            "reason": columns["reason"],
+            "image_size": columns["image_size"],
             "crop_sha": crop_sha,
-            **_face_values(face),
+            **{name: columns[name] for name in _CUT_COLUMNS},
         }
         if row is None:
             names = [*values, "sha", "keep", "created_at"]
@@ -298,7 +284,7 @@ class PhotosMixin(BlobsMixin):
             return rec
         if face.status != "ok" or face.crop is None:
             raise ValueError("a kept photo needs a cut face")
-        crop_bytes = _encode_crop(face.crop)
+        crop_bytes = facecodec.encode_crop(face.crop)
         crop_sha = hashlib.sha256(crop_bytes).hexdigest()
         self._write_files({(crop_sha, "png"): crop_bytes})
         values = {"image_id": rec.id, "crop_sha": crop_sha, **_face_values(face), "created_at": _now()}
@@ -384,22 +370,9 @@ class PhotosMixin(BlobsMixin):
         return None if rec.crop_sha is None else self._blob_bytes(rec.crop_sha, "png")
 
     def _face_from_row(self, row: sqlite3.Row, *, crop: bool = True) -> FaceResult:
-        crop_sha, landmarks = row["crop_sha"], row["landmarks"]
-        pixels = _decode_crop(self._blob_bytes(crop_sha, "png")) if crop and crop_sha else None
-        lm = np.frombuffer(landmarks, dtype=np.float32).reshape(-1, 3).copy() if landmarks else None
-        return FaceResult(
-            status=row["status"],
-            reason=row["reason"],
-            detail=row["detail"],
-            image_size=_tuple_or_none(row["image_size"]),
-            box=_tuple_or_none(row["box"]),
-            crop_box=_tuple_or_none(row["crop_box"]),
-            crop=pixels,
-            landmarks=lm,
-            blendshapes=json.loads(row["blendshapes"]),
-            pose=_tuple_or_none(row["pose"]),
-            quality=json.loads(row["quality"]),
-        )
+        crop_sha = row["crop_sha"]
+        pixels = facecodec.decode_crop(self._blob_bytes(crop_sha, "png")) if crop and crop_sha else None
+        return facecodec.from_columns(dict(row), crop=pixels)
 
     def face(self, image_id: int, viewer: int | TeacherSession) -> FaceResult:
         """Rebuild the extraction result of a photo (crop decoded back to an array)."""
