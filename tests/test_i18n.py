@@ -47,7 +47,11 @@ def test_no_empty_strings_and_korean_really_is_korean():
 @pytest.mark.parametrize(
     "code",
     sorted(
-        set(FACE_REASONS) | set(IMAGE_REASONS) | set(STORE_CODES) | set(DATASET_CODES) | {"model_missing"}
+        set(FACE_REASONS)
+        | set(IMAGE_REASONS)
+        | set(STORE_CODES)
+        | set(DATASET_CODES)
+        | {"model_missing", "face_model_missing"}
     ),
 )
 def test_every_reason_code_has_its_own_message(code):
