@@ -23,6 +23,7 @@ re-run to the same numbers (:func:`rerun`).
 from __future__ import annotations
 
 from edu_core import dataset  # callers reach the dataset helpers as ``ex.dataset``
+from edu_core.experiments.choose import compared, default_probe, focus_class, pick_probe, rank_pairs
 from edu_core.experiments.cli import main
 from edu_core.experiments.config import (
     EXPERIMENTS,
@@ -46,9 +47,7 @@ from edu_core.experiments.results import (
     save_result,
 )
 from edu_core.experiments.run import (
-    default_probe,
     estimate_seconds,
-    focus_class,
     measure_embed_seconds,
     n_trainings,
     rerun,
@@ -64,6 +63,9 @@ from edu_core.experiments.variants import (
 from edu_core.experiments.words import group_label, reason_text, text, variant_label
 
 __all__ = [
+    "rank_pairs",
+    "pick_probe",
+    "compared",
     "EXPERIMENTS",
     "Example",
     "ExperimentConfig",

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edu_core.errors import EduError
+from edu_core.experiments.choose import default_probe
 from edu_core.experiments.config import EXPERIMENTS, MODEL_CHOICES, ExperimentConfig
 from edu_core.experiments.data import load_folder
 from edu_core.experiments.report import result_csv, result_png
 from edu_core.experiments.run import (
-    default_probe,
     estimate_seconds,
     measure_embed_seconds,
     n_trainings,

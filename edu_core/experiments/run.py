@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from edu_core import dataset
+from edu_core.experiments.choose import pick_probe
 from edu_core.experiments.config import ExperimentConfig, ExperimentError, Progress, Variant
 from edu_core.experiments.data import Example, LabData
 from edu_core.experiments.results import ExperimentResult, SeedRun, VariantResult
@@ -86,7 +87,8 @@ def _one_run(
     probe: Example | None,
     cache: Any,
     cancel: threading.Event | None,
-) -> SeedRun:
+) -> tuple[SeedRun, dict[str, np.ndarray]]:
+    """One training and its test numbers, with every test photo's probabilities by id."""
     from edu_core.evaluate import confusion_matrix
     from edu_core.train import train
 
@@ -124,7 +126,7 @@ def _one_run(
     found: tuple[str, ...] = ()
     if planted and _detective_on(cfg):
         found = _detective(cfg, chosen, classes, seed, planted)
-    return SeedRun(
+    run = SeedRun(
         seed=seed,
         train_ids=tuple(sorted(e.id for e in chosen)),
         train_counts=dataset.class_counts(chosen, classes),
@@ -137,6 +139,7 @@ def _one_run(
         found=found,
         seconds=time.perf_counter() - t0,
     )
+    return run, {e.id: row for e, row in zip(test, probs, strict=True)}
 
 
 def n_trainings(cfg: ExperimentConfig, data: LabData) -> int:
@@ -152,21 +155,29 @@ def run_experiment(
     cfg: ExperimentConfig,
     data: LabData,
     *,
-    probe: Example | None = None,
+    probe: Example | str | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    embedding_cache: Any | None = None,
 ) -> ExperimentResult:
     """Train every variant once per seed and test each model on the same fixed test set.
 
     ``probe`` is a face shown to every model (the same photo side by side); it must
-    not be a training photo. ``progress(done, total)`` counts finished trainings.
+    not be a training photo. ``probe="auto"`` picks it afterwards from the test photos:
+    the one where the compared models differ most (:func:`pick_probe`).
+    ``progress(done, total)`` counts finished trainings.
     Raises :class:`ExperimentError` when the data cannot support the experiment and
-    ``edu_core.train.TrainingCancelled`` when ``cancel`` is set.
+    ``edu_core.train.TrainingCancelled`` when ``cancel`` is set. ``embedding_cache`` (an
+    ``EmbeddingCache``) lets a caller that already embedded the crops (a bench) reuse them.
     """
     from edu_core.models import one_cpu_thread
     from edu_core.train import EmbeddingCache, choose_device
 
     t0 = time.perf_counter()
+    auto = probe == "auto"
+    if isinstance(probe, str) and not auto:
+        raise ExperimentError("bad_probe", f"probe must be a photo or 'auto', not {probe!r}")
+    probe = None if auto else probe
     if probe is not None and probe.id in {e.id for e in data.train}:
         raise ExperimentError("probe_in_training", "the probe photo is one of the training photos")
     if not data.test:
@@ -176,18 +187,36 @@ def run_experiment(
     if short:
         detail = ", ".join(f"{c}: {have}/{need}" for c, (need, have) in short.items())
         raise ExperimentError("too_few_for_size", f"training photos per class (have/need): {detail}")
-    cache = EmbeddingCache()  # one per experiment: every crop is embedded once, whatever the variant
+    cache = (
+        embedding_cache if embedding_cache is not None else EmbeddingCache()
+    )  # one per experiment: every crop is embedded once, whatever the variant
     total, done = len(variants) * cfg.repeats, 0
-    results = []
+    results, seen = [], []
     with one_cpu_thread(cfg.model == "pieces"):
         for variant in variants:
-            runs = []
+            runs, probs = [], []
             for seed in cfg.seeds:
-                runs.append(_one_run(cfg, variant, data, seed, probe, cache, cancel))
+                run, p = _one_run(cfg, variant, data, seed, probe, cache, cancel)
+                runs.append(run)
+                probs.append(p)
                 done += 1
                 if progress is not None:
                     progress(done, total)
             results.append(VariantResult(variant, tuple(runs)))
+            seen.append(probs)
+    if auto:
+        probe = pick_probe(cfg, data, [v.variant for v in results], seen)
+        if probe is not None:
+            results = [
+                VariantResult(
+                    v.variant,
+                    tuple(
+                        replace(r, probe=dict(zip(v.variant.classes, map(float, p[probe.id]), strict=True)))
+                        for r, p in zip(v.runs, probs, strict=True)
+                    ),
+                )
+                for v, probs in zip(results, seen, strict=True)
+            ]
     return ExperimentResult(
         config=cfg,
         fingerprint=data.fingerprint,
@@ -211,29 +240,6 @@ def rerun(
     if old.fingerprint != data.fingerprint:
         raise ExperimentError("data_changed", f"stored on data {old.fingerprint}, now {data.fingerprint}")
     return run_experiment(old.config, data, probe=probe, progress=progress)
-
-
-def focus_class(cfg: ExperimentConfig, data: LabData) -> str:
-    """The class the lesson watches in this experiment (the one whose probe photo is shown)."""
-    variants = plan_variants(cfg, data)
-    classes = variants[0].classes
-    if cfg.experiment == "imbalance":
-        counts = dict(variants[0].params["counts"])
-        return min(classes, key=lambda c: counts[c])
-    if cfg.experiment == "mislabel":
-        return str(variants[0].params["source"])
-    return "anger" if "anger" in classes else classes[-1]
-
-
-def default_probe(cfg: ExperimentConfig, data: LabData) -> Example:
-    """A test photo of the focus class (of the added group in ``groups``), the same every time."""
-    cls = focus_class(cfg, data)
-    pool = [e for e in data.test if e.label == cls]
-    if cfg.experiment == "groups":
-        pool = [e for e in pool if e.group in cfg.add_groups] or pool
-    if not pool:
-        raise ExperimentError("no_test_photos", f"no test photo of {cls}")
-    return min(pool, key=lambda e: e.id)
 
 
 # --------------------------------------------------------------------------- timing
