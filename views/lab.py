@@ -49,9 +49,10 @@ with controls:
                 format_func=lambda m: tx(f"lab.model.{m}"),
             )
             repeats = c2.slider(tx("lab.repeats"), 5, 10, 5, key="lab_repeats")
-            cfg = ex.ExperimentConfig(
-                kind, model, repeats, **ui.lab_options(kind, data.classes(), data.groups())
-            )
+            options = ui.lab_options(kind, data.classes(), data.groups())
+            if kind == "pairs":
+                options |= ui.lab_pair_choice(data)  # the hardest pair of these photos, named
+            cfg = ex.ExperimentConfig(kind, model, repeats, **options)
             probe = ui.lab_probe_picker(cfg, data)
             embed_s = ui.lab_embed_seconds() if model == "cnn" else None
             seconds = max(1, round(ex.estimate_seconds(cfg, data, embed_s=embed_s)))
@@ -63,6 +64,10 @@ with controls:
                     lambda p: ex.run_experiment(cfg, data, probe=probe, progress=p), text_key=key
                 )
                 st.session_state["lab_result"] = result
+                chosen = probe if isinstance(probe, ex.Example) else None
+                chosen = chosen or next((e for e in data.test if e.id == result.probe_id), None)
+                st.session_state["lab_probe_crop"] = chosen.face.crop if chosen is not None else None
+                st.session_state["lab_ran"] = result  # the crop belongs to this run, not a past one
                 if sid is not None:
                     ex.save_result(ui.store(), sid, result)
                     st.toast(tx("lab.saved"))
@@ -84,6 +89,8 @@ with controls:
         st.error(ex.reason_text(exc.code, lang), icon="⚠️")
 if st.session_state.get("lab_result") is not None:
     with results.container():
-        ui.lab_show(st.session_state["lab_result"])
+        shown = st.session_state["lab_result"]
+        crop = st.session_state.get("lab_probe_crop") if shown is st.session_state.get("lab_ran") else None
+        ui.lab_show(shown, crop)
 if sid is not None and not projector:
     ui.lab_fairness(sid)  # the class's groups in the student's own photos: the bias lesson in numbers
