@@ -2378,9 +2378,11 @@ def lab_probe_compare(result: ex.ExperimentResult, crop: Any = None) -> None:
     """
     from edu_core import charts
 
-    if len(result.variants) < 2 or any(v.probe() is None for v in result.variants):
+    if len(result.variants) < 2:
         return
-    good_i, bad_i = ex.compared(result.config, result.variants)
+    good_i, bad_i = ex.probe_compared(result.config, result.variants)
+    if result.variants[good_i].probe() is None or result.variants[bad_i].probe() is None:
+        return
     st.markdown(f"#### {tr('lab.probe_compare')}")
     cols = st.columns([1, 2, 2]) if crop is not None else st.columns(2)
     if crop is not None:

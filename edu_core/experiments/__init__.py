@@ -23,7 +23,14 @@ re-run to the same numbers (:func:`rerun`).
 from __future__ import annotations
 
 from edu_core import dataset  # callers reach the dataset helpers as ``ex.dataset``
-from edu_core.experiments.choose import compared, default_probe, focus_class, pick_probe, rank_pairs
+from edu_core.experiments.choose import (
+    compared,
+    default_probe,
+    focus_class,
+    pick_probe,
+    probe_compared,
+    rank_pairs,
+)
 from edu_core.experiments.cli import main
 from edu_core.experiments.config import (
     EXPERIMENTS,
@@ -63,6 +70,7 @@ from edu_core.experiments.variants import (
 from edu_core.experiments.words import group_label, reason_text, text, variant_label
 
 __all__ = [
+    "probe_compared",
     "rank_pairs",
     "pick_probe",
     "compared",

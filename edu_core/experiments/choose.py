@@ -36,6 +36,14 @@ def compared(cfg: ExperimentConfig, variants: Sequence[Variant]) -> tuple[int, i
     return 0, last  # mislabel: 0 % against the largest share
 
 
+def probe_compared(cfg: ExperimentConfig, variants: Sequence[Variant | VariantResult]) -> tuple[int, int]:
+    """(better, worse) for the probe photo: as :func:`compared`, except that a pair experiment
+    shows what more photos do for the hard pair (its bigger size against its smaller one)."""
+    if cfg.experiment == "pairs" and len(variants) >= 2:
+        return len(variants) - 1, len(variants) // 2
+    return compared(cfg, variants)
+
+
 def pick_probe(
     cfg: ExperimentConfig,
     data: LabData,
@@ -48,9 +56,7 @@ def pick_probe(
     this one shows what the difference in data does to one answer. Photos of the focus class
     come first (the scarce class, the mislabelled class, the added group) when it has any.
     """
-    good, bad = compared(cfg, variants)
-    if cfg.experiment == "pairs":  # the photo shows what more photos do for the hard pair
-        good, bad = len(variants) - 1, len(variants) // 2
+    good, bad = probe_compared(cfg, variants)
     both = set(variants[good].classes) & set(variants[bad].classes)
     pool = [e for e in data.test if e.label in both and e.id in probs[good][0] and e.id in probs[bad][0]]
     focus = focus_class(cfg, data)

@@ -212,6 +212,8 @@ def run_experiment(
                     v.variant,
                     tuple(
                         replace(r, probe=dict(zip(v.variant.classes, map(float, p[probe.id]), strict=True)))
+                        if probe.id in p  # a pair experiment's other pair never sees this photo
+                        else r
                         for r, p in zip(v.runs, probs, strict=True)
                     ),
                 )
