@@ -1,6 +1,12 @@
 """Time the five lab experiments (pieces model, 5 seeds) on the committed samples; print Markdown.
 
     .venv/bin/python bench/experiments.py [--data sample_images] [--repeats 5] [--cold] [--out FILE]
+    .venv/bin/python bench/experiments.py --effects [--models pieces,cnn]
+
+``--effects`` prints the lesson's effects table instead (``bench/lesson_effects.py``): on the
+samples and, when ``EXPRESSION_LAB_REALFACES`` points at the real-photo development set, on
+real faces side by side, with whether each sample figure meets the goal (same sign, within a
+factor of 2, or both within 2 points; accuracy within 5 points).
 
 ``--cold`` extracts the faces into an empty cache first (what the very first run in a
 class costs); otherwise the on-disk face cache is used, as in the app after the first
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +27,7 @@ from pathlib import Path
 from edu_core import experiments as ex
 
 ROOT = Path(__file__).resolve().parent.parent
+ENV = "EXPRESSION_LAB_REALFACES"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cold", action="store_true", help="start from an empty face cache")
     ap.add_argument("--out", default=None, help="also write the Markdown here")
+    ap.add_argument("--effects", action="store_true", help="the lesson's effects, samples vs real faces")
+    ap.add_argument("--models", default="pieces,cnn", help="with --effects: the models to measure")
     args = ap.parse_args(argv)
+    if args.effects:
+        return effects_main(args)
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -105,6 +117,40 @@ def main(argv: list[str] | None = None) -> int:
         *more,
     ]
     text = "\n".join(lines)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def effects_main(args: argparse.Namespace) -> int:
+    """The effects table: the samples, and the real faces when the dev set is on this machine."""
+    import lesson_effects as le  # sibling bench module (bench/ is on sys.path when run as a script)
+
+    models = [m for m in args.models.split(",") if m]
+    samples = ex.load_folder(args.data)
+    sample_cache = None
+    real_root = os.environ.get(ENV, "").strip()
+    real: dict[str, dict] | None = None
+    if "cnn" in models:
+        import realfaces_models as rm
+
+        sample_cache = rm.embedding_cache([e.face for e in (*samples.train, *samples.test)], name="samples")
+    if real_root and (Path(real_root).expanduser() / "labels.csv").is_file():
+        import realfaces_models as rm
+
+        data, task = le.real_data(Path(real_root).expanduser())
+        cache = rm.embedding_cache(task["faces"]) if "cnn" in models else None
+        real = {m: le.measure_real(data, m, args.repeats, cache) for m in models}
+    else:
+        print(f"{ENV} is not set: the real-face table is skipped (see DEVSET.md).", file=sys.stderr)
+    mine = {m: le.measure(samples, m, args.repeats, sample_cache) for m in models}
+    text = le.markdown(real, mine, models)
+    if real:
+        text += "\n\nPairs at 20 per class (accuracy %, hardest first):\n"
+        for m in models:
+            text += f"\n- real, {m}: " + ", ".join(f"{k} {v:.0f}" for k, v in real[m]["pairs20"].items())
+            text += f"\n- samples, {m}: " + ", ".join(f"{k} {v:.0f}" for k, v in mine[m]["pairs20"].items())
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")

@@ -218,8 +218,13 @@ def person_split(people: Sequence[str], sources: Sequence[str], share: float, se
 # --------------------------------------------------------------------------- CNN embeddings
 
 
-def embedding_cache(faces: Sequence[Any], arch: str = "efficientnet_lite0", size: int = 224) -> Any:
-    """An EmbeddingCache holding the frozen backbone's embedding of every crop (and its mirror)."""
+def embedding_cache(
+    faces: Sequence[Any], arch: str = "efficientnet_lite0", size: int = 224, *, name: str = "emb"
+) -> Any:
+    """An EmbeddingCache holding the frozen backbone's embedding of every crop (and its mirror).
+
+    ``name`` names the cache file, so other photo sets (the painted samples) keep their own.
+    """
     import torch
 
     from edu_core.models import ExpressionModel
@@ -227,7 +232,7 @@ def embedding_cache(faces: Sequence[Any], arch: str = "efficientnet_lite0", size
 
     keys = [EmbeddingCache.key_of(f.crop) for f in faces]
     cache = EmbeddingCache(max_items=4 * len(faces) + 100)
-    path = CACHE / f"emb-{arch}-{size}.npz"
+    path = CACHE / f"{name}-{arch}-{size}.npz"
     stored: dict[str, np.ndarray] = {}
     if path.is_file():
         with np.load(path, allow_pickle=False) as d:

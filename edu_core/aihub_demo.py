@@ -1,10 +1,8 @@
-"""Moved to :mod:`edu_core.korean7.demo`.
+"""``python -m edu_core.aihub_demo``: the AI Hub demo set writer, kept under its published name.
 
-Kept only because ``python -m edu_core.samples aihub`` still dispatches here; once samples drops
-that subcommand this file (and the samples -> korean7 -> samples import loop it closes) can go.
+The code lives in :mod:`edu_core.korean7.demo`; this module is only the command's entry point.
 """
 
-from edu_core.korean7.demo import *  # noqa: F403
 from edu_core.korean7.demo import main
 
 if __name__ == "__main__":

@@ -38,14 +38,22 @@ def _run_pair_experiment(at: AppTest) -> AppTest:
     return at
 
 
+def result_probe_is_a_test_photo(at: AppTest) -> bool:
+    result = at.session_state["lab_result"]
+    return result.probe_id in result.test_ids
+
+
 def test_runs_an_experiment_and_shows_variants_side_by_side(student):
     at = _run_pair_experiment(_page())
     assert at.title[0].value == ex.text("lab.title", "ko")
     headings = [m.value for m in at.markdown]
     for label in ("20장씩", "60장씩"):
         assert f"#### {label}" in headings
-    # accuracy + recall, then a probe chart and a confusion matrix for each of the two variants
-    assert len(at.get("plotly_chart")) == 2 + 2 * 2
+    # accuracy + recall, the probe photo's bars from both models side by side, then a probe chart
+    # and a confusion matrix for each of the two variants
+    assert len(at.get("plotly_chart")) == 2 + 2 + 2 * 2
+    assert [m.value for m in at.markdown if m.value == f"#### {ex.text('lab.probe_compare', 'ko')}"]
+    assert result_probe_is_a_test_photo(at)
     result = at.session_state["lab_result"]
     assert [v.variant.key for v in result.variants] == ["n20", "n60"]
     assert result.config.repeats >= 5 and result.variants[0].variant.classes == ("joy", "anger")
@@ -65,7 +73,7 @@ def test_results_live_in_one_slot_that_a_new_run_empties_first(student):
     at = _run_pair_experiment(_page())
     top = list(at.main.children.values())
     holders = [i for i, node in enumerate(top) if inside(node, "plotly_chart")]
-    assert len(holders) == 1 and len(inside(top[holders[0]], "plotly_chart")) == 6
+    assert len(holders) == 1 and len(inside(top[holders[0]], "plotly_chart")) == 8
     assert not inside(top[holders[0]], "button")  # the controls (and their progress bar) are elsewhere
     at.button(key="lab_run").click().run()
     again = list(at.main.children.values())
@@ -93,7 +101,9 @@ def test_probe_picker_names_classes_in_each_visitors_language(student):
         at.session_state["lang"] = lang
         at.run()
         assert not at.exception, at.exception
-        shown = {o.split(" · ")[0] for o in at.selectbox(key="lab_probe_size").options}
+        options = at.selectbox(key="lab_probe_size").options
+        assert options[0] == ex.text("lab.probe_auto", lang)  # the lab's own pick comes first
+        shown = {o.split(" · ")[0] for o in options[1:]}
         assert shown <= {class_name(c, lang) for c in LESSON_CLASSES}, (lang, shown)
 
 
@@ -102,7 +112,7 @@ def test_projector_view_hides_the_settings(student):
     at.toggle(key="lab_projector").set_value(True).run()
     assert not at.exception
     assert not [b for b in at.button if b.key == "lab_run"]
-    assert len(at.get("plotly_chart")) == 6  # the results stay on screen
+    assert len(at.get("plotly_chart")) == 8  # the results stay on screen
 
 
 def test_english_page_names_variants_in_english(student):
@@ -242,7 +252,7 @@ def test_class_names_belong_to_each_session_and_samples_load_once(student, monke
 
     def probe_names(at: AppTest) -> set[str]:
         assert not at.exception, at.exception
-        return {option.split(" · ")[0] for option in at.selectbox(key="lab_probe_size").options}
+        return {option.split(" · ")[0] for option in at.selectbox(key="lab_probe_size").options[1:]}
 
     renamed_ko = _page(s=renamer.resume_code).run()
     plain_en = _page(s=kid.resume_code)
@@ -305,3 +315,22 @@ def test_lab_shows_the_gate_and_the_model_per_group_of_the_students_photos(stude
     assert acc["text"] == ["1/2", "0/1"]
     rows = [m.value for m in at.markdown]
     assert t("fair.row", group="안경", passed=5, photos=6, correct=1, tested=2) in rows
+
+
+def test_pairs_compare_the_easiest_and_hardest_pair_the_samples_show(student):
+    from edu_core.i18n import class_name
+
+    at = _page()
+    at.session_state["lab_exp"] = "pairs"
+    at.run()
+    assert not at.exception, at.exception
+    (hard, _), *_, (easy, _) = ex.rank_pairs(ex.load_folder(ROOT / "sample_images"))
+    named = [c.value for c in at.caption if class_name(hard[0], "ko") in c.value]
+    assert any(class_name(hard[1], "ko") in c for c in named)  # the hard pair is named on the page
+    at.button(key="lab_run").click().run()
+    assert not at.exception, at.exception
+    result = at.session_state["lab_result"]
+    assert result.config.pairs == (easy, hard)
+    # what to see, in words: one of the three verdicts on the compared figure
+    verdicts = [*at.success, *at.info, *at.warning]
+    assert any("35" in v.value or "%" in v.value for v in verdicts)

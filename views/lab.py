@@ -11,6 +11,7 @@ from webui.lab import (
     lab_fairness,
     lab_my_data,
     lab_options,
+    lab_pair_choice,
     lab_pick_past,
     lab_probe_picker,
     lab_sample_data,
@@ -63,9 +64,10 @@ with controls:
                 format_func=lambda m: tx(f"lab.model.{m}"),
             )
             repeats = c2.slider(tx("lab.repeats"), 5, 10, 5, key="lab_repeats")
-            cfg = ex.ExperimentConfig(
-                kind, model, repeats, **lab_options(kind, data.classes(), data.groups())
-            )
+            options = lab_options(kind, data.classes(), data.groups())
+            if kind == "pairs":
+                options |= lab_pair_choice(data)  # the hardest pair of these photos, named
+            cfg = ex.ExperimentConfig(kind, model, repeats, **options)
             probe = lab_probe_picker(cfg, data)
             embed_s = lab_embed_seconds() if model == "cnn" else None
             seconds = max(1, round(ex.estimate_seconds(cfg, data, embed_s=embed_s)))
@@ -77,6 +79,10 @@ with controls:
                     lambda p: ex.run_experiment(cfg, data, probe=probe, progress=p), text_key=key
                 )
                 st.session_state["lab_result"] = result
+                chosen = probe if isinstance(probe, ex.Example) else None
+                chosen = chosen or next((e for e in data.test if e.id == result.probe_id), None)
+                st.session_state["lab_probe_crop"] = chosen.face.crop if chosen is not None else None
+                st.session_state["lab_ran"] = result  # the crop belongs to this run, not a past one
                 if sid is not None:
                     ex.save_result(store(), sid, result)
                     st.toast(tx("lab.saved"))
@@ -98,6 +104,8 @@ with controls:
         st.error(ex.reason_text(exc.code, lg), icon="⚠️")
 if st.session_state.get("lab_result") is not None:
     with results.container():
-        lab_show(st.session_state["lab_result"])
+        shown = st.session_state["lab_result"]
+        crop = st.session_state.get("lab_probe_crop") if shown is st.session_state.get("lab_ran") else None
+        lab_show(shown, crop)
 if sid is not None and not projector:
     lab_fairness(sid)  # the class's groups in the student's own photos: the bias lesson in numbers

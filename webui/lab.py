@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
-from edu_core import experiments as ex  # light: its torch and plotly parts load lazily
-from edu_core import fairness, i18n
+from edu_core import charts, fairness, i18n
+from edu_core import experiments as ex
+from edu_core.dataset import SAMPLE_DIR
 from edu_core.errors import EduError
+from edu_core.faces import extract
 from webui.common import class_name, lang, renamed, tr
 from webui.fairness import fairness_view, last_test_hits
 from webui.resources import landmarker_pool, store
@@ -29,7 +32,6 @@ def lab_sample_data() -> ex.LabData:
     Loaded once per server: the 400 sample faces took seconds on every rerun of the lab page.
     The data is never modified (experiments draw copies of its tuples).
     """
-    from edu_core.dataset import SAMPLE_DIR
 
     return ex.load_folder(SAMPLE_DIR)
 
@@ -134,14 +136,20 @@ def lab_size_check(cfg: ex.ExperimentConfig, data: ex.LabData) -> bool:
     return False
 
 
-def lab_probe_picker(cfg: ex.ExperimentConfig, data: ex.LabData) -> ex.Example:
-    """The photo every model is asked about: a test photo, or the student's own (upload or camera)."""
-    tests = sorted(data.test, key=lambda e: e.id)
+def lab_probe_picker(cfg: ex.ExperimentConfig, data: ex.LabData) -> ex.Example | str:
+    """The photo every model is asked about: a test photo, or the student's own (upload or camera).
+
+    The first choice, ``"auto"``, lets the run pick the test photo where the two compared
+    models differ most: a photo picked by hand often gets the same bars from both.
+    """
+    tests: list[ex.Example | str] = ["auto", *sorted(data.test, key=lambda e: e.id)]
+    name = _fixed_class_name()
+    auto_word = tr("lab.probe_auto")
     probe = st.selectbox(
         tr("lab.probe"),
         tests,
-        index=tests.index(ex.default_probe(cfg, data)),
-        format_func=lambda e, name=_fixed_class_name(): f"{name(e.label)} · {e.id.split('/')[-1]}",
+        index=0,
+        format_func=lambda e: auto_word if e == "auto" else f"{name(e.label)} · {e.id.split('/')[-1]}",
         key=f"lab_probe_{cfg.experiment}",
     )
     up_col, cam_col = st.columns(2)
@@ -152,13 +160,129 @@ def lab_probe_picker(cfg: ex.ExperimentConfig, data: ex.LabData) -> ex.Example:
         own = cam_col.camera_input(tr("lab.probe_camera"), key="lab_camera") or own
     if own is not None:
         probe = ex.Example(f"upload:{own.name}", "", face=_lab_own_face(own))
-    st.image(probe.face.crop, width=160)
+    if isinstance(probe, ex.Example):
+        st.image(probe.face.crop, width=160)
     return probe
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _lab_ranked_pairs(fingerprint: str, _data: ex.LabData) -> list:
+    """Pairs ranked by how often a model mixes them up, once per data set (keyed by its fingerprint)."""
+    return ex.rank_pairs(_data, model="pieces")
+
+
+def lab_pair_choice(data: ex.LabData) -> dict:
+    """The easiest and the hardest pair *in these photos*, named on the page, as the pairs to compare.
+
+    Which pair is hard depends on whose faces they are (on real photos it is rarely the one a
+    textbook names), so the lab asks the data: a model of every class is trained a few times
+    and the pair it mixes up most is the hard one.
+    """
+    ranked = _lab_ranked_pairs(data.fingerprint, data)
+    if len(ranked) < 2:
+        return {}
+    (hard, hard_mix), (easy, easy_mix) = ranked[0], ranked[-1]
+    st.caption(
+        tr(
+            "lab.pairs_found",
+            hard=f"{class_name(hard[0])}–{class_name(hard[1])}",
+            hard_pct=round(100 * hard_mix),
+            easy=f"{class_name(easy[0])}–{class_name(easy[1])}",
+            easy_pct=round(100 * easy_mix),
+        )
+    )
+    return {"pairs": (easy, hard)}
+
+
+def _lab_compared_value(result: ex.ExperimentResult, v: ex.VariantResult) -> tuple[float, float, str]:
+    """The figure the lesson watches in a variant (mean, sd) and its key in the words."""
+    if result.config.experiment in ("imbalance", "mislabel"):
+        focus = _lab_focus(result)
+        m = v.recall()[focus]
+        return m["mean"], m["sd"], "recall"
+    if result.config.experiment == "groups":
+        added = result.config.add_groups[0]
+        m = v.group_accuracy().get(added, v.accuracy())
+        return m["mean"], m["sd"], "group"
+    m = v.accuracy()
+    return m["mean"], m["sd"], "accuracy"
+
+
+def _lab_focus(result: ex.ExperimentResult) -> str:
+    cfg = result.config
+    if cfg.experiment == "imbalance":
+        counts = dict(cfg.counts)
+        return min(result.variants[0].variant.classes, key=lambda c: counts.get(c, 0))
+    return cfg.mislabel_class
+
+
+def lab_effect_text(result: ex.ExperimentResult) -> None:
+    """What the class should see, in one sentence, and honestly so when the difference is small.
+
+    The difference counts as clear when it is bigger than the seeds' spread (two sds of the
+    noisier side) and at least 3 points; otherwise the page says it is small on these photos.
+    """
+    if len(result.variants) < 2:
+        return
+    good_i, bad_i = ex.compared(result.config, result.variants)
+    good, bad = result.variants[good_i], result.variants[bad_i]
+    g, g_sd, what = _lab_compared_value(result, good)
+    b, b_sd, _ = _lab_compared_value(result, bad)
+    diff = 100 * (g - b)
+    noise = 100 * 2 * max(g_sd, b_sd)
+    if what == "recall":
+        named = class_name(_lab_focus(result))
+    else:
+        named = ex.group_label(lang())(result.config.add_groups[0]) if what == "group" else ""
+    words = {
+        "good": ex.variant_label(good.variant, lang()),
+        "bad": ex.variant_label(bad.variant, lang()),
+        "good_pct": round(100 * g),
+        "bad_pct": round(100 * b),
+        "diff": round(abs(diff)),
+        "what": tr(f"lab.effect_what.{what}", name=named),
+    }
+    if diff >= 3 and diff > noise:
+        st.success(tr("lab.effect.clear", **words), icon="🔎")
+    elif diff <= -3 and -diff > noise:
+        st.warning(tr("lab.effect.reverse", **words), icon="🔎")
+    else:
+        st.info(tr("lab.effect.small", **words), icon="🔎")
+
+
+def lab_probe_compare(result: ex.ExperimentResult, crop: Any = None) -> None:
+    """The probe photo's bars from the two compared models side by side, with the photo itself.
+
+    In the imbalance experiment this is a photo of the scarce class, from the balanced and the
+    imbalanced model; for size and wrong labels, the photo where the two differ most.
+    """
+
+    if len(result.variants) < 2:
+        return
+    good_i, bad_i = ex.probe_compared(result.config, result.variants)
+    if result.variants[good_i].probe() is None or result.variants[bad_i].probe() is None:
+        return
+    st.markdown(f"#### {tr('lab.probe_compare')}")
+    cols = st.columns([1, 2, 2]) if crop is not None else st.columns(2)
+    if crop is not None:
+        cols[0].image(crop, width=140)
+        cols = cols[1:]
+    png = {"toImageButtonOptions": {"format": "png", "scale": 2, "filename": "lab_probe"}}
+    for col, i in zip(cols, (bad_i, good_i), strict=True):
+        v = result.variants[i]
+        probs = {c: m["mean"] for c, m in v.probe().items()}
+        with col:
+            st.caption(ex.variant_label(v.variant, lang()))
+            bars = charts.probability_bars(
+                probs, lang=lang(), classes=v.variant.classes, renamed=renamed(), decimals=0
+            )
+            st.plotly_chart(bars, config=png, key=f"lab_cmp_{v.variant.key}")
+            if max(probs.values()) < 0.5:
+                st.caption(tr("lab.cannot_tell"))
 
 
 def _lab_own_face(photo: Any) -> Any:
     """The face in the student's own probe photo, found once per photo."""
-    from edu_core.faces import extract
 
     if st.session_state.get("lab_own_id") != photo.file_id:
         with landmarker_pool().acquire() as lm:
@@ -181,9 +305,6 @@ def _mean_count(value: float) -> str:
 
 def _lab_variant_panel(v: ex.VariantResult, png: dict) -> None:
     """One variant: its name, the probe photo's probabilities and the confusion matrix."""
-    import numpy as np
-
-    from edu_core import charts
 
     st.markdown(f"#### {ex.variant_label(v.variant, lang())}")
     st.caption(tr("lab.n_train", n=round(v.n_train())))
@@ -211,8 +332,9 @@ def _lab_variant_panel(v: ex.VariantResult, png: dict) -> None:
     st.plotly_chart(matrix, config=png, key=f"lab_cm_{v.variant.key}")
 
 
-def lab_show(result: ex.ExperimentResult) -> None:
-    """Accuracy and recall with error bars, then each variant's probe bars and confusion matrix."""
+def lab_show(result: ex.ExperimentResult, probe_crop: Any = None) -> None:
+    """What the class should see, accuracy and recall with error bars, the compared probe bars,
+    then each variant's probe bars and confusion matrix."""
     s = result.summary()
     # each variant is scored on the test photos of its own classes (a pair: two classes' worth)
     used = sorted({v["n_test"] for v in s["variants"]})
@@ -226,11 +348,13 @@ def lab_show(result: ex.ExperimentResult) -> None:
             seconds=round(s["seconds"], 1),
         )
     )
+    lab_effect_text(result)
     png = {"toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"lab_{s['experiment']}"}}
     st.plotly_chart(ex.accuracy_figure(result, lang()), config=png, key="lab_acc")
     st.plotly_chart(ex.recall_figure(result, lang()), config=png, key="lab_rec")
     if result.config.experiment == "groups":
         st.plotly_chart(ex.groups_figure(result, lang()), config=png, key="lab_groups")
+    lab_probe_compare(result, probe_crop)
     # Three panels a row only for exactly three variants: with five, rows of three squeezed the
     # confusion tables until their labels were cut off.
     per_row = 3 if len(result.variants) == 3 else min(2, len(result.variants))
