@@ -12,6 +12,9 @@ from edu_core.experiments.config import ExperimentConfig, ExperimentError, Varia
 from edu_core.experiments.data import Example, LabData
 from edu_core.experiments.results import VariantResult
 from edu_core.experiments.variants import plan_variants
+from edu_core.metrics import confusion_matrix
+from edu_core.predict import predict_proba
+from edu_core.train import TrainConfig, train
 
 
 def compared(cfg: ExperimentConfig, variants: Sequence[Variant]) -> tuple[int, int]:
@@ -106,9 +109,6 @@ def rank_pairs(
     ``seeds`` models trained on ``per_class`` photos per class: which pair is hard depends on
     whose faces these are, so the lab asks the data instead of assuming one.
     """
-    from edu_core.metrics import confusion_matrix
-    from edu_core.predict import predict_proba
-    from edu_core.train import TrainConfig, train
 
     classes = data.classes()
     if len(classes) < 2 or not data.test:

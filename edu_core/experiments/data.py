@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from edu_core import dataset
 from edu_core.experiments.config import ExperimentError, Progress
 from edu_core.labels import LESSON_CLASSES, normalize_label
+from edu_core.train import extract_cached, scan_class_folders
 
 if TYPE_CHECKING:  # heavy imports stay out of module import time (the page imports this early)
     from edu_core.store import Store, TeacherSession
@@ -111,7 +112,6 @@ def load_folder(
     and train/test split; photos with an ``expected_reason`` are meant to be rejected
     and are skipped. Face extraction results are cached on disk by file content.
     """
-    from edu_core.train import extract_cached, scan_class_folders
 
     root = Path(data_dir)
     if not root.is_dir():

@@ -6,8 +6,13 @@ import csv
 import io
 from typing import TYPE_CHECKING
 
+import matplotlib
 import numpy as np
+import plotly.graph_objects as go
+from matplotlib import font_manager
+from matplotlib.figure import Figure
 
+from edu_core.charts import class_color, style
 from edu_core.experiments.results import ExperimentResult
 from edu_core.experiments.words import _class_word, _group_word, text, variant_label
 
@@ -46,7 +51,6 @@ def result_csv(result: ExperimentResult) -> str:
 
 
 def _hangul_font() -> str | None:
-    from matplotlib import font_manager
 
     wanted = (
         "Noto Sans CJK KR",
@@ -68,12 +72,8 @@ def result_png(result: ExperimentResult, lang: str = "ko", *, dpi: int = 110) ->
     Drawn with matplotlib on the server so it also works from the CLI. Without a font
     that has Hangul the labels fall back to English rather than printing empty boxes.
     """
-    import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    from edu_core.charts import class_color
 
     font = _hangul_font()
     if lang == "ko" and font is None:
@@ -136,9 +136,6 @@ def result_png(result: ExperimentResult, lang: str = "ko", *, dpi: int = 110) ->
 
 def accuracy_figure(result: ExperimentResult, lang: str = "ko", *, height: int = 420) -> go.Figure:
     """One bar per variant: mean accuracy with ± sd error bars and a dot for every seed."""
-    import plotly.graph_objects as go
-
-    from edu_core.charts import style
 
     names = [variant_label(v.variant, lang) for v in result.variants]
     acc = [v.accuracy() for v in result.variants]
@@ -176,9 +173,6 @@ def accuracy_figure(result: ExperimentResult, lang: str = "ko", *, height: int =
 
 def recall_figure(result: ExperimentResult, lang: str = "ko", *, height: int = 460) -> go.Figure:
     """Per-class recall, variants side by side (mean ± sd); bars keep each class's colour."""
-    import plotly.graph_objects as go
-
-    from edu_core.charts import class_color, style
 
     classes = list(dict.fromkeys(c for v in result.variants for c in v.variant.classes))
     patterns = ["", "/", ".", "x", "\\", "+"]
@@ -211,9 +205,6 @@ def recall_figure(result: ExperimentResult, lang: str = "ko", *, height: int = 4
 
 def groups_figure(result: ExperimentResult, lang: str = "ko", *, height: int = 420) -> go.Figure:
     """Accuracy on each age group's test photos, variants side by side (mean ± sd)."""
-    import plotly.graph_objects as go
-
-    from edu_core.charts import style
 
     groups = sorted({g for v in result.variants for g in v.group_accuracy()})
     fig = go.Figure()

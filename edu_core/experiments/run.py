@@ -9,33 +9,36 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import torch
 
 from edu_core import dataset
+from edu_core.detective import out_of_fold_proba
 from edu_core.experiments.choose import pick_probe
 from edu_core.experiments.config import ExperimentConfig, ExperimentError, Progress, Variant
 from edu_core.experiments.data import Example, LabData
 from edu_core.experiments.results import ExperimentResult, SeedRun, VariantResult
 from edu_core.experiments.variants import plan_variants, shortfall, training_set
+from edu_core.metrics import confusion_matrix, rank_by_loss
+from edu_core.models import ExpressionModel, one_cpu_thread
+from edu_core.predict import predict_proba
+from edu_core.train import EmbeddingCache, TrainConfig, choose_device, embed_crops, train
 
 # --------------------------------------------------------------------------- running
 
 
 def _train_config(cfg: ExperimentConfig, seed: int, overrides: Mapping[str, Any]) -> Any:
-    from edu_core.train import TrainConfig
 
     base = TrainConfig(epochs=cfg.epochs, mode=cfg.mode, device=cfg.device, seed=seed, tiny=cfg.tiny)
     return replace(base, **overrides)
 
 
 def _torch_device(name: str) -> Any:
-    import torch
 
     return torch.device(name)
 
 
 def _proba(bundle: Any, faces: Sequence[Any], cache: Any, device: Any) -> np.ndarray:
     """Class probabilities on ``device``; a frozen-backbone CNN reuses the shared embedding cache."""
-    from edu_core.predict import predict_proba
 
     if not faces:
         return np.zeros((0, len(bundle.class_names)))
@@ -62,8 +65,6 @@ def _detective(
     planted: Sequence[str],
 ) -> tuple[str, ...]:
     """Planted ids among the k most surprising labels (k = number planted), from held-out predictions."""
-    from edu_core.detective import out_of_fold_proba
-    from edu_core.metrics import rank_by_loss
 
     probs = out_of_fold_proba(
         cfg.model,
@@ -90,8 +91,6 @@ def _one_run(
     cancel: threading.Event | None,
 ) -> tuple[SeedRun, dict[str, np.ndarray]]:
     """One training and its test numbers, with every test photo's probabilities by id."""
-    from edu_core.metrics import confusion_matrix
-    from edu_core.train import train
 
     t0 = time.perf_counter()
     classes = variant.classes
@@ -171,8 +170,6 @@ def run_experiment(
     ``edu_core.train.TrainingCancelled`` when ``cancel`` is set. ``embedding_cache`` (an
     ``EmbeddingCache``) lets a caller that already embedded the crops (a bench) reuse them.
     """
-    from edu_core.models import one_cpu_thread
-    from edu_core.train import EmbeddingCache, choose_device
 
     t0 = time.perf_counter()
     auto = probe == "auto"
@@ -262,10 +259,6 @@ def measure_embed_seconds(model: str = "cnn", device: str = "auto", n: int = 4) 
     Takes about a second on a CPU; a page can keep the figure for the whole server,
     since it describes the machine, not a student.
     """
-    import torch
-
-    from edu_core.models import ExpressionModel
-    from edu_core.train import choose_device, embed_crops
 
     dev = choose_device(device)
     net = ExpressionModel(model, 2).to(dev)
@@ -286,7 +279,6 @@ def estimate_seconds(cfg: ExperimentConfig, data: LabData, *, embed_s: float | N
     ``embed_s`` is this machine's time to embed one crop (:func:`measure_embed_seconds`);
     without it a typical figure for the device type is used.
     """
-    from edu_core.train import TrainConfig, choose_device
 
     device = choose_device(cfg.device)
     runs = n_trainings(cfg, data)

@@ -4,33 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from edu_core import i18n
 from edu_core.experiments.config import Variant
+from edu_core.i18n import class_name
 
 # --------------------------------------------------------------------------- words
 
 
 def text(key: str, lang: str = "ko", **fmt: object) -> str:
     """A lab UI string (kept with every other string in ``edu_core.i18n``)."""
-    from edu_core import i18n
 
     return i18n.t(key, lang, **fmt)
 
 
 def reason_text(code: str, lang: str = "ko") -> str:
     """The message for an experiment error code."""
-    from edu_core import i18n
 
     return i18n.reason_message(code, lang)
 
 
 def _class_word(c: str, lang: str) -> str:
-    from edu_core.i18n import class_name
 
     return class_name(c, lang)
 
 
 def _group_word(g: str, lang: str) -> str:
-    from edu_core import i18n
 
     key = f"lab.group.{g}"
     return text(key, lang) if i18n.has_key(key) else g
