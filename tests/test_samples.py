@@ -83,9 +83,7 @@ def test_lesson_classes_come_in_styles_with_rarer_ones_near_a_neighbour() -> Non
     # anger: shouts keep the brows nearly level, open a stretched mouth and widen the eyes
     shout = [e for e in draws["anger"] if e.mouth_open > 0.3]
     assert 0.2 < len(shout) / 300 < 0.5
-    # nearly all: the faintest shouts (intensity near 0) can lose their wide eyes to the random leak
-    assert np.mean([e.brow_down < 0.4 and e.eye_open > 0.2 and e.mouth_stretch >= 0.3 for e in shout]) > 0.9
-    assert all(e.mouth_stretch >= 0.3 for e in shout)
+    assert all(e.brow_down < 0.4 and e.eye_open > 0.2 and e.mouth_stretch >= 0.3 for e in shout)
     assert share("anger", lambda e: e.brow_down > 0.4) > 0.5  # most angry faces still lower the brows
     # everyday strength: subtle faces are more common than strong ones
     ks = np.array([e.intensity for c in draws for e in draws[c]])
@@ -251,12 +249,11 @@ def test_gate_expressions_read_as_intended(report: dict) -> None:
     assert b["sadness"]["browInnerUp"] > b["neutral"]["browInnerUp"] + 0.3
     for key, owner in (
         ("mouthSmile", "joy"),
+        ("browDown", "anger"),
         ("jawOpen", "surprise"),
         ("eyeWide", "surprise"),
     ):
         assert b["neutral"][key] < b[owner][key] / 2
-    # brows knitted at rest are part of some people's resting faces, so neutral's mean comes closer
-    assert b["neutral"]["browDown"] < 0.8 * b["anger"]["browDown"]
 
 
 @pytest.mark.timeout(240)

@@ -66,14 +66,6 @@ def random_identity(
         lip_base = lip_base * 0.6 + np.array([190, 60, 80]) * 0.4  # lipstick
     lip = tuple(int(np.clip(c, 0, 255)) for c in lip_base)
     child = age == "child"
-    # Drawn after every other trait, so older seeds keep the rest of the person they had.
-    # Children's faces differ in geometry, not only in size: brows sit higher above rounder,
-    # relatively taller eyes, and the mouth is smaller; they also pose their feelings boldly.
-    brow_lift = float(rng.normal(0.0, 0.022) - (0.02 if child else 0.0))
-    eye_height = float(np.clip(rng.normal(1.0, 0.1), 0.75, 1.3) * (1.12 if child else 1.0))
-    mouth_height = float(np.clip(rng.normal(1.0, 0.12), 0.7, 1.3))
-    resting = _resting_face(rng, age)
-    expressiveness = float(np.clip(rng.lognormal(0.0, 0.25), 0.55, 1.6) * (1.45 if child else 1.0))
     return Identity(
         id=ident,
         age_group=age,
@@ -86,36 +78,12 @@ def random_identity(
         brow_thickness=float(rng.uniform(0.8, 1.35) * (1.15 if sex == "male" else 0.9)),
         eye_size=float(rng.uniform(0.88, 1.12) * (1.12 if child else 1.0)),
         nose_width=float(rng.uniform(0.85, 1.2) * (0.85 if child else 1.0)),
-        mouth_width=float(rng.uniform(0.88, 1.12) * (0.92 if child else 1.0)),
+        mouth_width=float(rng.uniform(0.88, 1.12)),
         lip_colour=lip,
         glasses=bool(rng.random() < (0.1 if child else 0.22)),
         clothes=tuple(int(c) for c in rng.integers(25, 230, size=3)),
         jaw=float(rng.uniform(0.9, 1.1) * (1.06 if sex == "male" else 0.97)),
         face_length=float(rng.uniform(0.94, 1.06) * (0.94 if child else 1.0)),
-        brow_lift=brow_lift,
-        eye_height=eye_height,
-        mouth_height=mouth_height,
-        resting=resting,
-        expressiveness=expressiveness,
-    )
-
-
-def _resting_face(rng: np.random.Generator, age: str) -> tuple[tuple[str, float], ...]:
-    """A person's face at rest, as offsets of the data pieces.
-
-    Real resting faces differ as much as weak expressions do: a mouth whose corners turn down
-    reads as sad on someone who is not, knitted brows as anger, heavy lids as tiredness. So
-    one person's neutral can look like another's sadness, and a model has to learn the person
-    out of the pieces, which takes many people.
-    """
-    young = age in ("child", "teen")
-    return (
-        ("smile", float(np.clip(rng.normal(0.0, 0.32), -0.6, 0.6))),
-        ("brow_inner_up", float(np.clip(abs(rng.normal(0.0, 0.26)), 0.0, 0.6))),
-        ("brow_down", float(np.clip(abs(rng.normal(0.0, 0.26)), 0.0, 0.6))),
-        ("eye_open", float(np.clip(rng.normal(0.1 if young else -0.05, 0.28), -0.6, 0.6))),
-        ("lip_press", float(np.clip(abs(rng.normal(0.0, 0.22)), 0.0, 0.6))),
-        ("mouth_open", float(np.clip(abs(rng.normal(0.0, 0.06)), 0.0, 0.2))),
     )
 
 
@@ -282,30 +250,18 @@ def _recipe(name: str, k: float, rng: np.random.Generator) -> dict[str, float]:
     )
 
 
-def expression_for(
-    name: str,
-    rng: np.random.Generator,
-    *,
-    intensity: float | None = None,
-    identity: Identity | None = None,
-) -> Expression:
+def expression_for(name: str, rng: np.random.Generator, *, intensity: float | None = None) -> Expression:
     """An expression of class ``name`` (a lesson or Korean-7 class id) with random strength.
 
     Small random leaks of the other pieces keep subtle examples close to neighbouring classes.
-    With ``identity`` the expression starts from that person's resting face and is as strong
-    as they show feelings (:attr:`Identity.expressiveness`).
     """
     if intensity is not None:
         k = float(np.clip(intensity, 0.0, 1.0))
     elif name in LESSON_CLASSES:
-        # far more subtle than strong faces, as in everyday photos where many sit close to
-        # neutral; a share of the photos is posed for the camera, and those are strong
-        posed = rng.random() < 0.15
-        k = float(rng.uniform(0.55, 1.0) if posed else 0.08 + 0.92 * rng.beta(1.0, 2.6))
+        # more subtle than strong faces, as in everyday photos; a share sits close to neutral
+        k = float(0.08 + 0.92 * rng.beta(1.3, 1.5))
     else:
         k = float(rng.uniform(0.15, 1.0))
-    if identity is not None and intensity is None:
-        k = float(np.clip(k * identity.expressiveness, 0.0, 1.0))
     pieces = _recipe(name, k, rng)
     leak = {
         "brow_inner_up": abs(rng.normal(0, 0.08)),
@@ -314,13 +270,8 @@ def expression_for(
         "smile": rng.normal(0, 0.06),
         "mouth_open": abs(rng.normal(0, 0.04)),
     }
-    rest = dict(identity.resting) if identity is not None else {}
-    keys = set(pieces) | set(leak) | set(rest)
-    values = {key: pieces.get(key, 0.0) + leak.get(key, 0.0) + rest.get(key, 0.0) for key in keys}
+    values = {key: pieces.get(key, 0.0) + leak.get(key, 0.0) for key in set(pieces) | set(leak)}
     clip = {key: (-1.0, 1.0) if key in ("smile", "eye_open", "asymmetry") else (0.0, 1.0) for key in values}
-    # a resting face's parted lips on top of a full shout would open the jaw past what the face
-    # extractor reads as a mouth (it called such a face covered)
-    clip["mouth_open"] = (0.0, 0.85)
     values = {key: float(np.clip(v, *clip[key])) for key, v in values.items()}
     return Expression(name=name, intensity=round(k, 3), **values)
 
@@ -331,7 +282,7 @@ def random_person(
     expression: Expression,
     *,
     face_share: tuple[float, float] = (0.22, 0.36),
-    max_yaw: float = 18.0,
+    max_yaw: float = 14.0,
 ) -> Person:
     """Place a person in the frame with a small random head pose and gaze."""
     share = float(rng.uniform(*face_share))
@@ -348,7 +299,7 @@ def random_person(
         center=(cx, cy),
         face_share=share,
         yaw=float(rng.uniform(-max_yaw, max_yaw)),
-        pitch=float(rng.uniform(-9, 9)),
+        pitch=float(rng.uniform(-8, 8)),
         roll=float(rng.uniform(-9, 9)),
         gaze=(float(rng.normal(0, 0.12)), float(rng.normal(0, 0.06))),
     )
@@ -400,6 +351,6 @@ def random_spec(
     ident = identity or random_identity(
         rng, f"p{int(rng.integers(0, 10**8)):08d}", age_group=age_group, gender=gender
     )
-    expr = expression_for(expression, rng, intensity=intensity, identity=ident)
+    expr = expression_for(expression, rng, intensity=intensity)
     person = random_person(rng, ident, expr, face_share=face_share)
     return random_scene(rng, (person,), background=background)
