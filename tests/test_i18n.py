@@ -113,11 +113,14 @@ def test_particles_after_class_names_fit_the_name_even_when_renamed():
     assert i18n.t("label.moved", n=2, name=renamed) == "2장을 ‘짜증’으로 옮겼어요."
     assert i18n.t("eval.relabel", name="토끼") == "이름표를 ‘토끼’로 바꾸기"
     assert i18n.t("label.moved", "en", n=2, name="Joy") == "Moved 2 photos to ‘Joy’."
+    said = i18n.t("lab.effect.clear", what="정확도", good="60장", bad="20장", good_pct=70, bad_pct=60, diff=10)
+    assert said.startswith("볼 것: 정확도가 ") and "이(가)" not in said
 
 
 def test_no_korean_string_glues_a_fixed_particle_to_a_placeholder():
     # "{pred}로" reads "중립로" for a consonant-final name: such particles must be written "(으)로".
-    glued = re.compile(r"\}[’”*]*(으로|로|이|가|을|를|은|는|와|과)(?![\uac00-\ud7a3])")
+    # The pair forms i18n resolves after filling ("이(가)", "을(를)", ...) are the fix, not a glue.
+    glued = re.compile(r"\}[’”*]*(으로|로|이|가|을|를|은|는|와|과)(?![\uac00-\ud7a3(])")
     bad = {k: v for k, v in i18n.STRINGS["ko"].items() if glued.search(v)}
     assert bad == {}
 
