@@ -113,7 +113,7 @@ def test_particles_after_class_names_fit_the_name_even_when_renamed():
     assert i18n.t("label.moved", n=2, name=renamed) == "2장을 ‘짜증’으로 옮겼어요."
     assert i18n.t("eval.relabel", name="토끼") == "이름표를 ‘토끼’로 바꾸기"
     assert i18n.t("label.moved", "en", n=2, name="Joy") == "Moved 2 photos to ‘Joy’."
-    said = i18n.t("lab.effect.clear", what="정확도", good="60장", bad="20장", good_pct=70, bad_pct=60, diff=10)
+    said = i18n.t("lab.effect.clear", what="정확도", good="60장", bad="20장", good_pct=70, bad_pct=60, diff=9)
     assert said.startswith("볼 것: 정확도가 ") and "이(가)" not in said
 
 

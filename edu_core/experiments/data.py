@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from edu_core import dataset
 from edu_core.experiments.config import ExperimentError, Progress
+from edu_core.folders import read_labels
 from edu_core.labels import LESSON_CLASSES, normalize_label
 from edu_core.train import extract_cached, scan_class_folders
 
@@ -93,11 +93,6 @@ def make_data(
     return LabData(tuple(train), tuple(test), source, n_rejected + len(examples) - len(ok))
 
 
-def _read_labels_csv(root: Path) -> list[dict[str, str]]:
-    with open(root / "labels.csv", encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def load_folder(
     data_dir: str | Path,
     *,
@@ -117,23 +112,20 @@ def load_folder(
     if not root.is_dir():
         raise ExperimentError("no_data", f"{root} is not a folder")
     rows: list[dict[str, str]] = []
-    if (root / "labels.csv").is_file():
-        for r in _read_labels_csv(root):
-            if (r.get("expected_reason") or "").strip() or not r.get("file"):
-                continue
-            path = root / r["file"]
-            if not path.is_file():
-                continue
-            rows.append(
-                {
-                    "id": Path(r["file"]).as_posix(),
-                    "path": str(path),
-                    "label": normalize_label(r["class"]),
-                    "person": r.get("identity") or r.get("person") or "",
-                    "group": r.get("age_group") or r.get("group") or "",
-                    "split": (r.get("split") or "").strip().lower(),
-                }
-            )
+    for r in read_labels(root):
+        path = root / r.file
+        if r.expected_reason or not path.is_file():
+            continue
+        rows.append(
+            {
+                "id": r.file,
+                "path": str(path),
+                "label": normalize_label(r.label or ""),
+                "person": r.person or "",
+                "group": r.group or "",
+                "split": r.split or "",
+            }
+        )
     if not rows:
         for f in scan_class_folders(root):
             rows.append(

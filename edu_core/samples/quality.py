@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
+from edu_core import folders
 from edu_core.labels import LESSON_CLASSES
 from edu_core.samples.spec import SampleError
 
@@ -29,12 +29,11 @@ def _pair_mean(shapes: dict[str, float], name: str) -> float:
 
 
 def read_labels(folder: Path) -> list[dict[str, str]]:
-    """The rows of ``folder/labels.csv``."""
+    """The rows of ``folder/labels.csv`` as dicts (:func:`edu_core.folders.read_labels`'s schema)."""
     path = Path(folder) / "labels.csv"
     if not path.is_file():
         raise SampleError("samples_missing", str(path))
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
+    return [row.as_dict() for row in folders.read_labels(path)]
 
 
 def quality_report(folder: Path, *, rejects: bool = True, limit: int | None = None) -> dict[str, object]:
