@@ -116,6 +116,41 @@ def _korean7_demo_lock() -> threading.Lock:
     return threading.Lock()
 
 
+def _run_heavy(
+    run: Callable[[Callable[[str, float], None]], Any],
+    stages: dict[str, tuple[float, float]],
+    texts: tuple[str, str, str],
+) -> None:
+    """One heavy seven-class job (the demo or real photos) with a progress bar; its model becomes current.
+
+    ``run(on_stage)`` does the work and reports ``(stage, fraction)``; ``stages`` maps each stage to
+    its share of the bar; ``texts`` are the progress key, the done key and the done icon.
+    """
+    lock = _korean7_demo_lock()  # one heavy job per server, the demo's or the real photos'
+    if not lock.acquire(blocking=False):
+        st.info(tr("k7.demo_busy"), icon="⏳")
+        return
+    progress_key, done_key, icon = texts
+
+    def work(report: Callable[[int, int], None]) -> Any:
+        def on_stage(stage: str, frac: float) -> None:
+            lo, hi = stages.get(stage, (0.0, 1.0))
+            report(int(100 * (lo + (hi - lo) * min(max(frac, 0.0), 1.0))), 100)
+
+        return run(on_stage)
+
+    start = time.monotonic()
+    try:
+        result = run_with_progress(work, text_key=progress_key, total=100)
+        korean7_use(result.checkpoint)
+    except EduError as exc:
+        show_error(exc)
+        return
+    finally:
+        lock.release()
+    st.success(tr(done_key, seconds=round(time.monotonic() - start)), icon=icon)
+
+
 def korean7_build_demo(settings: dict[str, Any]) -> None:
     """Teacher: run ``korean7.build_demo_pipeline`` with a progress bar, then use its model.
 
@@ -123,30 +158,13 @@ def korean7_build_demo(settings: dict[str, Any]) -> None:
     folder, so pressing the button again with the same settings resumes or reuses that run.
     """
 
-    lock = _korean7_demo_lock()
-    if not lock.acquire(blocking=False):
-        st.info(tr("k7.demo_busy"), icon="⏳")
-        return
     name = "-".join(f"{k}{settings[k]}" for k in sorted(settings))
     workdir = korean7_dir() / "demo" / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-
-    def work(report: Callable[[int, int], None]) -> Any:
-        def on_stage(stage: str, frac: float) -> None:
-            lo, hi = K7_DEMO_STAGES.get(stage, (0.0, 1.0))
-            report(int(100 * (lo + (hi - lo) * min(max(frac, 0.0), 1.0))), 100)
-
-        return korean7.build_demo_pipeline(workdir, progress=on_stage, **settings)
-
-    start = time.monotonic()
-    try:
-        result = run_with_progress(work, text_key="k7.demo_progress", total=100)
-        korean7_use(result.checkpoint)
-    except EduError as exc:
-        show_error(exc)
-        return
-    finally:
-        lock.release()
-    st.success(tr("k7.demo_done", seconds=round(time.monotonic() - start)), icon="🧪")
+    _run_heavy(
+        lambda on_stage: korean7.build_demo_pipeline(workdir, progress=on_stage, **settings),
+        K7_DEMO_STAGES,
+        ("k7.demo_progress", "k7.demo_done", "🧪"),
+    )
 
 
 #: Share of the real-data progress bar each stage of korean7.train_on_folder fills.
@@ -195,10 +213,6 @@ def korean7_train_real(root: str, settings: dict[str, Any]) -> None:
     setting combination gets its own work folder, so pressing again resumes the crop cache.
     """
 
-    lock = _korean7_demo_lock()  # one heavy job per server, the demo's or this one
-    if not lock.acquire(blocking=False):
-        st.info(tr("k7.demo_busy"), icon="⏳")
-        return
     key = json.dumps({"root": str(Path(root).expanduser().resolve()), **settings}, sort_keys=True)
     workdir = korean7_dir() / "real" / hashlib.sha256(key.encode()).hexdigest()[:16]
     head = settings["mode"] == "head"
@@ -215,25 +229,13 @@ def korean7_train_real(root: str, settings: dict[str, Any]) -> None:
     )
     prep = korean7.PrepareConfig(per_class=None, size=int(settings["image_size"]), workers=2)
 
-    def work(report: Callable[[int, int], None]) -> Any:
-        def on_stage(stage: str, frac: float) -> None:
-            lo, hi = K7_REAL_STAGES.get(stage, (0.0, 1.0))
-            report(int(100 * (lo + (hi - lo) * min(max(frac, 0.0), 1.0))), 100)
-
-        return korean7.train_on_folder(
+    _run_heavy(
+        lambda on_stage: korean7.train_on_folder(
             root, workdir, prep, cfg, leak=bool(settings["leak"]), progress=on_stage
-        )
-
-    start = time.monotonic()
-    try:
-        result = run_with_progress(work, text_key="k7.real_progress", total=100)
-        korean7_use(result.checkpoint)
-    except EduError as exc:
-        show_error(exc)
-        return
-    finally:
-        lock.release()
-    st.success(tr("k7.real_done", seconds=round(time.monotonic() - start)), icon="🇰🇷")
+        ),
+        K7_REAL_STAGES,
+        ("k7.real_progress", "k7.real_done", "🇰🇷"),
+    )
 
 
 def korean7_real_tab() -> None:
