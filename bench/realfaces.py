@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = "EXPRESSION_LAB_REALFACES"
 CACHE = Path(os.environ.get("EXPRESSION_LAB_GATE_CACHE", Path.home() / ".cache" / "expression-lab-gate"))
 # Bump when anything before the cover decision (detection, framing, occluders) changes.
-CACHE_VERSION = "v1"
+CACHE_VERSION = "v2"  # v2: the second, low-confidence look for a face
 COVER = ("occluded_mouth", "occluded_eyes")
 SUBSAMPLED = ("kor_aihub", "lfw_mux")
 NO_COVER = CropConfig(check_cover=False)
@@ -249,12 +249,15 @@ def features_of(key: str, r: FaceResult) -> dict[str, float] | None:
 def rejudge(case: Case, cfg: CropConfig) -> str:
     """The verdict the current gate gives a cached result (only the cover decision is redone)."""
     r = case.result
-    if r.reason in COVER or r.reason is None:
+    # a face seen only at low confidence (extract's second look) is judged for a cover and
+    # otherwise stays "no_face", as extract() itself does when it makes the cover decision
+    faint = r.reason == "no_face" and r.crop is not None
+    if r.reason in COVER or r.reason is None or faint:
         feats = features_of(case.key, r)
         if feats is None:
             return r.reason or "ok"
         reason, _, _ = decide_cover(feats, cfg)
-        return reason or "ok"
+        return reason or ("no_face" if faint else "ok")
     return r.reason
 
 

@@ -81,6 +81,8 @@ class Landmarker:
 
         self._mp = mp
         path = Path(model_path) if model_path else default_model_path()
+        self._path = path
+        self._faint: dict[float, Landmarker] = {}
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
             running_mode=vision.RunningMode.IMAGE,
@@ -112,10 +114,26 @@ class Landmarker:
             faces.append(DetectedFace(lm, shapes, matrix))
         return faces
 
+    def detect_faint(self, rgb: np.ndarray, confidence: float) -> list[DetectedFace]:
+        """The one most likely face at a low ``confidence``, for photos where :meth:`detect` found none.
+
+        A mask, a gaiter or a fringe can hide enough of a face that the detector's score drops under
+        its usual cut; at a lower cut it often finds the face, which is enough to say *what* covers
+        it. Callers must not accept such a face as a clean one (see ``faces.extract``). The
+        low-confidence graph is made on first use and belongs to this landmarker (same thread).
+        """
+        twin = self._faint.get(confidence)
+        if twin is None:
+            twin = self._faint[confidence] = Landmarker(self._path, min_confidence=confidence, num_faces=1)
+        return twin.detect(rgb)
+
     def close(self) -> None:
         task, self._task = getattr(self, "_task", None), None
         if task is not None:
             task.close()
+        for twin in getattr(self, "_faint", {}).values():
+            twin.close()
+        self._faint = {}
 
     def __enter__(self) -> Landmarker:
         return self
