@@ -163,7 +163,9 @@ def split_by_person(items: Sequence[R], test_ratio: float = 0.2, seed: int = 0) 
     for r in items:
         people[person_key(r)].append(r)
     sizes = Counter(_label(r) for r in items)
-    targets = {c: n * test_ratio for c, n in sizes.items()}
+    # In class-name order, not the input's: the cost is a float sum, and summing in another order
+    # can break a tie the other way, so the same photos in another order gave another split.
+    targets = {c: sizes[c] * test_ratio for c in sorted(sizes)}
     current: Counter[str] = Counter()
     order = sorted(people)
     rng.shuffle(order)
