@@ -64,6 +64,7 @@ def out_of_fold_proba(
             replace(cfg, seed=cfg.seed + k),
             class_names=class_names,
             embedding_cache=embedding_cache,
+            curve=False,  # a fold's model is only asked about the photos it left out
         )
         out[test] = predict_proba(res.bundle, [faces[i] for i in test], embedding_cache=embedding_cache)
     return out

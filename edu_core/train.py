@@ -119,6 +119,7 @@ def train(
     on_epoch_end: EpochCallback | None = None,
     cancel: threading.Event | None = None,
     embedding_cache: EmbeddingCache | None = None,
+    curve: bool = True,
 ) -> TrainResult:
     """Train a model of ``kind`` ("pieces", "cnn", "combined") on accepted faces.
 
@@ -128,6 +129,11 @@ def train(
     (``cfg.refit``, ``cfg.refit_epochs``). Raises :class:`TrainingCancelled`
     when ``cancel`` is set, ``ValueError`` for unknown labels and
     :class:`TrainingDataError` when there are too few faces.
+
+    ``curve=False`` is for callers that never show the validation curve (the lab's many runs, the
+    detective's folds): when the head is retrained on all faces for the planned epochs anyway, the
+    first pass only draws that curve, so it is skipped, which halves the time; ``history`` is then
+    empty. The final model is trained the same way, from a freshly drawn head.
     """
     t0 = time.perf_counter()
     if len(faces) != len(labels):
@@ -178,11 +184,15 @@ def train(
         # draws the curves: stopping it early would only cut the curve short of the epochs asked for.
         curve_cfg = replace(rc, patience=None) if rc.refit and rc.refit_epochs == "planned" else rc
         with one_cpu_thread():
-            fit_norms(model, emb["plain"], feats, train_idx)
-            curve = FitRun(y, train_idx, val_idx, curve_cfg, gen, weight, on_epoch_end, cancel)
-            history, best_epoch, stopped = fit_head(
-                model, emb, feats, curve, epochs=int(rc.epochs or 1), select_best=True
-            )
+            planned_refit = rc.refit and rc.refit_epochs == "planned" and bool(val_idx)
+            if curve or not planned_refit:
+                fit_norms(model, emb["plain"], feats, train_idx)
+                pass1 = FitRun(y, train_idx, val_idx, curve_cfg, gen, weight, on_epoch_end, cancel)
+                history, best_epoch, stopped = fit_head(
+                    model, emb, feats, pass1, epochs=int(rc.epochs or 1), select_best=True
+                )
+            else:
+                history, best_epoch, stopped = [], 0, False
             full_idx = train_idx
             if rc.refit and val_idx:
                 full_idx = resample(sorted(keep + val_idx), y_list, rc.sampling, rc.seed)

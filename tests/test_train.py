@@ -281,3 +281,19 @@ def test_combined_full_finetune_runs_on_cpu():
     assert res.config.mode == "full" and not res.bundle.backbone_frozen
     assert float(res.bundle.model.emb_norm.std.mean()) != 1.0  # standardised with real embeddings
     assert predict_proba(res.bundle, faces).shape == (10, 5)
+
+
+def test_without_the_curve_the_same_model_is_trained_in_one_pass(data300):
+    (faces, labels), (tf, tl) = data300
+    seen = []
+    quick = train("pieces", faces, labels, TrainConfig(seed=3), class_names=CLASSES, curve=False,
+                  on_epoch_end=lambda e, m: seen.append(e))  # fmt: skip
+    full = train("pieces", faces, labels, TrainConfig(seed=3), class_names=CLASSES)
+    assert quick.history == [] and seen == [] and full.history
+    assert quick.n_train == full.n_train == 300  # still retrained on every photo
+    pq, pf = (predict_proba(r.bundle, tf).argmax(1) for r in (quick, full))
+    assert np.mean(pq == pf) >= 0.95
+    # where the planned refit does not happen, the one pass is the model, so it is still run
+    no_refit = train("pieces", faces[:100], labels[:100], TrainConfig(refit=False, epochs=20),
+                     class_names=CLASSES, curve=False)  # fmt: skip
+    assert len(no_refit.history) >= 1

@@ -124,6 +124,7 @@ def rank_pairs(
             [e.label for e in chosen],
             TrainConfig(seed=seed, mode="head"),
             class_names=classes,
+            curve=False,
         )
         probs = predict_proba(res.bundle, [e.face for e in test])
         pred = [classes[int(i)] for i in probs.argmax(axis=1)]

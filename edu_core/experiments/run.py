@@ -105,6 +105,7 @@ def _one_run(
         class_names=classes,
         cancel=cancel,
         embedding_cache=cache,
+        curve=False,  # the lab shows test figures, never a run's validation curve
     )
     test = [e for e in data.test if e.label in classes]
     device = _torch_device(res.device)  # where train() ran: the GPU when there is one
