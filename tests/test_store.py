@@ -23,6 +23,7 @@ from edu_core.store import (
     open_store,
 )
 from edu_core.store import cli as store_cli
+from edu_core.store.db import _now, _translate
 
 CLASSES = ["joy", "sadness", "surprise", "anger", "neutral"]
 FAST = StoreConfig(scrypt_n=2**10, pin_max_failures=3, pin_lock_s=30.0)
@@ -389,7 +390,7 @@ def test_wipe_class_and_retention(store: Store, lesson, tmp_path: Path) -> None:
     assert store.model_bytes(a.id, model.id) == b"weights" * 10
     store.set_retention(session, 7)
     assert store.apply_retention() == 0
-    assert store.apply_retention(now=store_mod._now() + 8 * 86400) == 1  # samples are not personal data
+    assert store.apply_retention(now=_now() + 8 * 86400) == 1  # samples are not personal data
     assert len(store.list_images(b.id)) == 1
     assert store.wipe_class(session, keep_class=True) == 1
     assert store.get_class(klass.id).name == klass.name
@@ -442,30 +443,27 @@ def _sqlite_error(conn: sqlite3.Connection, sql: str) -> sqlite3.Error:
 
 
 def test_read_only_and_full_disk_reason_codes(store: Store, tmp_path: Path) -> None:
-    assert store_mod._translate(OSError(28, "No space left")).code == "disk_full"
-    assert store_mod._translate(OSError(30, "Read-only file system")).code == "read_only"
+    assert _translate(OSError(28, "No space left")).code == "disk_full"
+    assert _translate(OSError(30, "Read-only file system")).code == "read_only"
     # Real SQLite failures, told apart by their result code (sqlite_errorcode), not their text.
     full = sqlite3.connect(tmp_path / "full.sqlite3", isolation_level=None)
     full.execute("CREATE TABLE t(x BLOB)")
     full.execute("PRAGMA max_page_count = 3")
-    assert (
-        store_mod._translate(_sqlite_error(full, "INSERT INTO t VALUES (zeroblob(100000))")).code
-        == "disk_full"
-    )
+    assert _translate(_sqlite_error(full, "INSERT INTO t VALUES (zeroblob(100000))")).code == "disk_full"
     ro = sqlite3.connect(f"file:{tmp_path / 'full.sqlite3'}?mode=ro", uri=True)
-    assert store_mod._translate(_sqlite_error(ro, "INSERT INTO t VALUES (1)")).code == "read_only"
+    assert _translate(_sqlite_error(ro, "INSERT INTO t VALUES (1)")).code == "read_only"
     holder = sqlite3.connect(tmp_path / "busy.sqlite3", isolation_level=None)
     holder.execute("CREATE TABLE t(x)")
     holder.execute("BEGIN IMMEDIATE")
     waiter = sqlite3.connect(tmp_path / "busy.sqlite3", timeout=0, isolation_level=None)
-    assert store_mod._translate(_sqlite_error(waiter, "BEGIN IMMEDIATE")).code == "busy"
+    assert _translate(_sqlite_error(waiter, "BEGIN IMMEDIATE")).code == "busy"
     (tmp_path / "junk.sqlite3").write_bytes(b"this is not a database file at all" * 100)
     junk = sqlite3.connect(tmp_path / "junk.sqlite3")
-    assert store_mod._translate(_sqlite_error(junk, "SELECT * FROM sqlite_master")).code == "corrupt"
+    assert _translate(_sqlite_error(junk, "SELECT * FROM sqlite_master")).code == "corrupt"
     unique = sqlite3.connect(":memory:")
     unique.execute("CREATE TABLE t(x UNIQUE)")
     unique.execute("INSERT INTO t VALUES (1)")
-    assert store_mod._translate(_sqlite_error(unique, "INSERT INTO t VALUES (1)")).code == "store_error"
+    assert _translate(_sqlite_error(unique, "INSERT INTO t VALUES (1)")).code == "store_error"
     for conn in (full, ro, holder, waiter, junk, unique):
         conn.close()
 

@@ -33,10 +33,8 @@ from edu_core.store.auth import (
     TEACHER_PASSWORD_ENV,
     TEACHER_PASSWORD_FILE,
     TEACHER_PASSWORD_MIN,
-    _code,
     new_teacher_password,
 )
-from edu_core.store.blobs import _part_pid, _sniff_ext
 from edu_core.store.db import (
     DB_NAME,
     BadPin,
@@ -46,13 +44,9 @@ from edu_core.store.db import (
     ReadOnly,
     StorageFull,
     StoreConfig,
-    _json,
-    _now,
-    _translate,
 )
 from edu_core.store.facade import DATA_ENV, DEFAULT_ROOT, REPO_ROOT, Store, default_root, open_store
 from edu_core.store.labels import normalize_group, normalize_label
-from edu_core.store.maintenance import _process_start, _runner_alive, runner_id
 from edu_core.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from edu_core.store.records import (
     SOURCES,
@@ -69,8 +63,6 @@ from edu_core.store.records import (
     StudentRecord,
     TeacherSession,
 )
-
-_runner_id = runner_id  # the name it had before the store became a package
 
 __all__ = [
     "CODE_ALPHABET",
@@ -112,13 +104,4 @@ __all__ = [
     "normalize_group",
     "normalize_label",
     "open_store",
-    "_code",
-    "_json",
-    "_now",
-    "_part_pid",
-    "_process_start",
-    "_runner_alive",
-    "_runner_id",
-    "_sniff_ext",
-    "_translate",
 ]
