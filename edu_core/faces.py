@@ -127,7 +127,7 @@ class CropConfig:
     blur_min_sharpness: float = 9.0
     # covered mouth / eyes: probabilities of edu_core/face_gate.json's decision (bench/fit_gate.py)
     # above which the part counts as covered; chosen on the fitting people's clean photos
-    mouth_covered: float = 0.634
+    mouth_covered: float = 0.715
     eyes_covered: float = 0.797
     # False leaves the cover decision out (bench/realfaces.py caches faces and judges them later)
     check_cover: bool = True
