@@ -122,8 +122,8 @@ class CropConfig:
     bright_luma: float = 205.0
     bright_clipped_share: float = 0.35
     # Laplacian variance of the face at <= 128 px. The softest usable real photos (LFW news photos,
-    # greyscale, upscaled from ~150 px faces) measure 9.4-15; the painted blurry samples 2.6-6.2;
-    # the astronaut portrait blurred with a radius of 3.75 px 8.9 (bench/realfaces.py, rejections.py)
+    # greyscale, upscaled from ~150 px faces) measure 9.4-15, the painted blurry samples 2.6-6.2,
+    # and the astronaut portrait blurred with a 3.75 px radius 8.9 (bench/realfaces.py, rejections.py)
     blur_min_sharpness: float = 9.0
     # covered mouth / eyes: probabilities of edu_core/face_gate.json's decision (bench/fit_gate.py)
     # above which the part counts as covered; chosen on the fitting people's clean photos

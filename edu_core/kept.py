@@ -20,7 +20,7 @@ from edu_core.images import decode
 CANNOT_KEEP = frozenset({"unreadable", "unsupported_format", "too_large", "image_too_small"})
 
 
-def _find(lm: Any, rgb: np.ndarray) -> tuple[Any, float, float, float] | None:
+def _find(lm: Any, rgb: np.ndarray, faint_confidence: float) -> tuple[Any, float, float, float] | None:
     """The largest face and how to map its landmarks back onto ``rgb`` (scale, dx, dy)."""
     faces = lm.detect(rgb)
     if faces:
@@ -36,7 +36,7 @@ def _find(lm: Any, rgb: np.ndarray) -> tuple[Any, float, float, float] | None:
         return max(faces, key=lambda f: f.area), w / small.shape[1], float(px), float(py)
     # The student has looked at the photo and says the face is there: a face seen only at low
     # confidence (often one under a fringe or a scarf) is then good enough to cut.
-    faces = lm.detect_faint(rgb, CropConfig().faint_confidence or 0.2)
+    faces = lm.detect_faint(rgb, faint_confidence) if faint_confidence > 0 else []
     if faces:
         return faces[0], 1.0, 0.0, 0.0
     return None
@@ -53,7 +53,7 @@ def cut_anyway(data: bytes, landmarker: Any, cfg: CropConfig = CropConfig()) -> 
     except EduError:
         return None
     rgb = image.rgb
-    found = _find(landmarker, rgb)
+    found = _find(landmarker, rgb, cfg.faint_confidence)
     if found is None:
         return None
     face, k, dx, dy = found

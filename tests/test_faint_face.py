@@ -64,6 +64,7 @@ def test_without_the_cover_check_the_faint_cut_is_left_to_the_caller(blind):
 def test_keeping_anyway_cuts_a_faintly_seen_face(blind):
     face = cut_anyway(_astronaut("mask"), blind)
     assert face is not None and face.ok and face.crop.shape == (256, 256, 3)
+    assert cut_anyway(_astronaut("mask"), blind, CropConfig(faint_confidence=0)) is None
 
 
 def test_a_photo_without_a_face_stays_no_face(landmarker):
