@@ -182,10 +182,10 @@ def train(
             model.cnn.to("cpu")
         # When the final model is retrained for the planned epochs anyway, this first pass only
         # draws the curves: stopping it early would only cut the curve short of the epochs asked for.
-        curve_cfg = replace(rc, patience=None) if rc.refit and rc.refit_epochs == "planned" else rc
+        planned_refit = rc.refit and rc.refit_epochs == "planned"
+        curve_cfg = replace(rc, patience=None) if planned_refit else rc
         with one_cpu_thread():
-            planned_refit = rc.refit and rc.refit_epochs == "planned" and bool(val_idx)
-            if curve or not planned_refit:
+            if curve or not (planned_refit and val_idx):
                 fit_norms(model, emb["plain"], feats, train_idx)
                 pass1 = FitRun(y, train_idx, val_idx, curve_cfg, gen, weight, on_epoch_end, cancel)
                 history, best_epoch, stopped = fit_head(
