@@ -48,6 +48,9 @@ class SeedRun:
     planted: tuple[str, ...] = ()
     found: tuple[str, ...] = ()  # planted photos among the detective's top suspects
     seconds: float = 0.0
+    #: per class, the probability the model gave the right answer, averaged over that class's
+    #: test photos: what the bars of a typical photo show, not of one photo that may be odd
+    confidence: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,11 @@ class VariantResult:
         if any(r.probe is None for r in self.runs):
             return None
         return {c: _mean_sd([r.probe[c] for r in self.runs if r.probe]) for c in self.variant.classes}
+
+    def confidence(self) -> dict[str, dict[str, float]]:
+        """Per class, the mean probability of the right class on its test photos (mean, sd over seeds)."""
+        got = [r.confidence for r in self.runs]
+        return {c: _mean_sd([g[c] for g in got if c in g]) for c in self.variant.classes}
 
     def group_accuracy(self) -> dict[str, dict[str, float]]:
         groups = sorted({g for r in self.runs for g in r.group_accuracy})

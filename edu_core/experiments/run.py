@@ -114,6 +114,9 @@ def _one_run(
     pred = [classes[int(i)] for i in probs.argmax(axis=1)]
     hits = np.array([a == b for a, b in zip(truth, pred, strict=True)], dtype=float)
     recall = {c: float(hits[[t == c for t in truth]].mean()) if c in truth else float("nan") for c in classes}
+    confidence = {
+        c: float(probs[[t == c for t in truth], ci].mean()) for ci, c in enumerate(classes) if c in truth
+    }
     groups = sorted({e.group for e in test if e.group})
     group_acc = {}
     if cfg.experiment == "groups":
@@ -139,6 +142,7 @@ def _one_run(
         planted=tuple(sorted(planted)),
         found=found,
         seconds=time.perf_counter() - t0,
+        confidence=confidence,
     )
     return run, {e.id: row for e, row in zip(test, probs, strict=True)}
 
