@@ -39,8 +39,11 @@ def planted():
     return [e.face for e in chosen], labels, [e.id for e in chosen], wrong
 
 
-@pytest.mark.parametrize("kind", ["pieces", "cnn"])
+@pytest.mark.parametrize("kind", ["pieces"])
 def test_detective_finds_planted_big_smiles_in_sadness(planted, kind):
+    # Only the data-pieces model: at 20 per class the CNN head's held-out guesses put few planted
+    # smiles in the top five, on real faces of new people too (2 of 9 against the pieces model's
+    # 4 of 9), so the page's detective judges with the pieces model whatever the student trained.
     faces, labels, ids, wrong = planted
     cache = EmbeddingCache()
     model = train(kind, faces, labels, TrainConfig(mode="head"), class_names=LESSON_CLASSES,
