@@ -13,7 +13,10 @@ and overlaps with its neighbours the way real faces do (surprise and anger both 
 sadness and hurt share raised inner brows). Each lesson class also comes in a few styles, some
 of them less common (:data:`LESSON_STYLES`: a laugh or a smile with the eyes only, a shout, an
 "O" mouth without raised brows ...), so a model trained on 20 images per class meets too few of
-the rarer styles and makes visibly more mistakes than one trained on 60.
+the rarer styles and makes visibly more mistakes than one trained on 60. How often each style
+is used depends on the age group (:data:`AGE_STYLES`: children laugh, pout and shout, grown-ups
+mostly hold back), every person has a resting face of their own, and some feelings are held
+back so far that the face looks neutral, as in everyday photos.
 
 Public API (stable, used by ``edu_core.korean7.demo``):
 
@@ -42,6 +45,7 @@ from edu_core.samples.catalog import (
 from edu_core.samples.cli import main
 from edu_core.samples.quality import REPORT_BLENDSHAPES, quality_report, read_labels
 from edu_core.samples.recipes import (
+    AGE_STYLES,
     LESSON_STYLES,
     expression_for,
     random_identity,
@@ -67,6 +71,7 @@ from edu_core.samples.spec import (
 
 __all__ = [
     "AGE_GROUPS",
+    "AGE_STYLES",
     "BACKGROUNDS",
     "Expression",
     "FaceSpec",

@@ -61,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--test-per-class", type=int, default=SampleConfig.test_per_class)
     parser.add_argument("--rejects-per-reason", type=int, default=SampleConfig.rejects_per_reason)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--workers", type=int, default=1, help="paint in this many processes (same bytes)")
     args = parser.parse_args(args_in)
     cfg = SampleConfig(
         train_per_class=args.train_per_class,
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.json and (done % 50 == 0 or done == total):
             print(f"{done}/{total}", file=sys.stderr)
 
-    summary = generate_samples(args.out, args.seed, cfg, progress=show)
+    summary = generate_samples(args.out, args.seed, cfg, progress=show, workers=args.workers)
     summary["sha256"] = _digest(args.out)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))

@@ -15,8 +15,9 @@ def _draw_eyes(cv: _Canvas, head: _Head, rng: np.random.Generator, ey: float, px
     ident = head.ident
     e = head.p.expression
     ew = 0.2 * ident.eye_size
-    open_ = 0.085 * ident.eye_size * (1.0 + 0.55 * e.eye_open if e.eye_open > 0 else 1.0 + 0.55 * e.eye_open)
-    lower = 0.05 * ident.eye_size * (1.0 - 0.5 * e.cheek_raise)
+    tall = ident.eye_size * ident.eye_height
+    open_ = 0.085 * tall * (1.0 + 0.55 * e.eye_open if e.eye_open > 0 else 1.0 + 0.55 * e.eye_open)
+    lower = 0.05 * tall * (1.0 - 0.5 * e.cheek_raise)
     iris_r = 0.085 * ident.eye_size
     for side in (-1, 1):
         ex = side * 0.4
@@ -104,8 +105,9 @@ def _draw_mouth(cv: _Canvas, head: _Head, mw: float, my: float, px: float, dark_
         * (1 - t**2) ** (0.6 - 0.25 * e.mouth_round)
         * (1 if e.mouth_open > 0.04 else 0)
     )
-    th_u = (0.075 - 0.035 * e.lip_press) * (1 - t**2) ** 0.5 + 0.005
-    th_l = (0.1 - 0.045 * e.lip_press) * (1 - t**2) ** 0.6 + 0.005
+    full = ident.mouth_height
+    th_u = full * (0.075 - 0.035 * e.lip_press) * (1 - t**2) ** 0.5 + 0.005
+    th_l = full * (0.1 - 0.045 * e.lip_press) * (1 - t**2) ** 0.6 + 0.005
     x = t * mw
     open_top = centre_line - gap * 0.2
     open_bot = centre_line + gap * 0.8

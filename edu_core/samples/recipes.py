@@ -66,6 +66,14 @@ def random_identity(
         lip_base = lip_base * 0.6 + np.array([190, 60, 80]) * 0.4  # lipstick
     lip = tuple(int(np.clip(c, 0, 255)) for c in lip_base)
     child = age == "child"
+    # Drawn after every other trait, so older seeds keep the rest of the person they had.
+    # Children's faces differ in geometry, not only in size: brows sit higher above rounder,
+    # relatively taller eyes, and the mouth is smaller; they also pose their feelings boldly.
+    brow_lift = float(rng.normal(0.0, 0.022) - (0.035 if child else 0.0))
+    eye_height = float(np.clip(rng.normal(1.0, 0.1), 0.75, 1.3) * (1.18 if child else 1.0))
+    mouth_height = float(np.clip(rng.normal(1.0, 0.12), 0.7, 1.3))
+    resting = _resting_face(rng, age)
+    expressiveness = float(np.clip(rng.lognormal(0.0, 0.25), 0.55, 1.6) * (1.05 if child else 1.0))
     return Identity(
         id=ident,
         age_group=age,
@@ -78,12 +86,36 @@ def random_identity(
         brow_thickness=float(rng.uniform(0.8, 1.35) * (1.15 if sex == "male" else 0.9)),
         eye_size=float(rng.uniform(0.88, 1.12) * (1.12 if child else 1.0)),
         nose_width=float(rng.uniform(0.85, 1.2) * (0.85 if child else 1.0)),
-        mouth_width=float(rng.uniform(0.88, 1.12)),
+        mouth_width=float(rng.uniform(0.88, 1.12) * (0.92 if child else 1.0)),
         lip_colour=lip,
         glasses=bool(rng.random() < (0.1 if child else 0.22)),
         clothes=tuple(int(c) for c in rng.integers(25, 230, size=3)),
         jaw=float(rng.uniform(0.9, 1.1) * (1.06 if sex == "male" else 0.97)),
         face_length=float(rng.uniform(0.94, 1.06) * (0.94 if child else 1.0)),
+        brow_lift=brow_lift,
+        eye_height=eye_height,
+        mouth_height=mouth_height,
+        resting=resting,
+        expressiveness=expressiveness,
+    )
+
+
+def _resting_face(rng: np.random.Generator, age: str) -> tuple[tuple[str, float], ...]:
+    """A person's face at rest, as offsets of the data pieces.
+
+    Real resting faces differ as much as weak expressions do: a mouth whose corners turn down
+    reads as sad on someone who is not, knitted brows as anger, heavy lids as tiredness. So
+    one person's neutral can look like another's sadness, and a model has to learn the person
+    out of the pieces, which takes many people.
+    """
+    young = age in ("child", "teen")
+    return (
+        ("smile", float(np.clip(rng.normal(0.0, 0.22), -0.6, 0.6))),
+        ("brow_inner_up", float(np.clip(abs(rng.normal(0.0, 0.26)), 0.0, 0.6))),
+        ("brow_down", float(np.clip(abs(rng.normal(0.0, 0.2)), 0.0, 0.6))),
+        ("eye_open", float(np.clip(rng.normal(0.1 if young else -0.05, 0.28), -0.6, 0.6))),
+        ("lip_press", float(np.clip(abs(rng.normal(0.0, 0.22)), 0.0, 0.6))),
+        ("mouth_open", float(np.clip(abs(rng.normal(0.0, 0.06)), 0.0, 0.2))),
     )
 
 
@@ -105,8 +137,48 @@ LESSON_STYLES: Mapping[str, tuple[tuple[str, float], ...]] = MappingProxyType(
     }
 )
 
+#: The same styles as shown by age: children show a feeling the way a picture book draws it (a
+#: laugh, a pout, an open-mouthed "oh", a shout), grown-ups mostly hold it back (a closed smile,
+#: downcast eyes, raised brows, a cold frown). A model that has only seen one age group has seen
+#: few of the other's ways, which is why adding the missing group helps more than adding photos.
+AGE_STYLES: Mapping[str, Mapping[str, tuple[tuple[str, float], ...]]] = MappingProxyType(
+    {
+        "child": MappingProxyType(
+            {
+                "joy": (("smile", 0.35), ("laugh", 0.6), ("eyes_only", 0.05)),
+                "sadness": (("classic", 0.8), ("downcast", 0.15), ("brows_only", 0.05)),
+                "surprise": (("full", 0.7), ("brows_eyes", 0.05), ("mouth_only", 0.25)),
+                "anger": (("glare", 0.3), ("frown", 0.05), ("shout", 0.65)),
+                "neutral": (("rest", 1.0),),
+            }
+        ),
+        "teen": LESSON_STYLES,
+        "adult": MappingProxyType(
+            {
+                "joy": (("smile", 0.55), ("laugh", 0.15), ("eyes_only", 0.3)),
+                "sadness": (("classic", 0.3), ("downcast", 0.45), ("brows_only", 0.25)),
+                "surprise": (("full", 0.3), ("brows_eyes", 0.45), ("mouth_only", 0.25)),
+                "anger": (("glare", 0.4), ("frown", 0.45), ("shout", 0.15)),
+                "neutral": (("rest", 1.0),),
+            }
+        ),
+    }
+)
 
-def _recipe(name: str, k: float, rng: np.random.Generator) -> dict[str, float]:
+
+def styles_for(age_group: str | None) -> Mapping[str, tuple[tuple[str, float], ...]]:
+    """The style shares of an age group (seniors as adults; no age: :data:`LESSON_STYLES`)."""
+    if age_group == "senior":
+        age_group = "adult"
+    return AGE_STYLES.get(age_group or "", LESSON_STYLES)
+
+
+def _recipe(
+    name: str,
+    k: float,
+    rng: np.random.Generator,
+    styles: Mapping[str, tuple[tuple[str, float], ...]] = LESSON_STYLES,
+) -> dict[str, float]:
     """The data pieces of one class at strength ``k`` (0 subtle .. 1 strong).
 
     Each lesson class comes in several styles (:data:`LESSON_STYLES`), as real people show
@@ -123,7 +195,7 @@ def _recipe(name: str, k: float, rng: np.random.Generator) -> dict[str, float]:
             "lip_press": u(0, 0.2),
         }
     if name == "joy":
-        style = _style(rng, LESSON_STYLES["joy"])
+        style = _style(rng, styles["joy"])
         if style == "laugh":  # open mouth with teeth, eyes squeezed
             return {
                 "smile": 0.5 + 0.5 * k,
@@ -147,7 +219,7 @@ def _recipe(name: str, k: float, rng: np.random.Generator) -> dict[str, float]:
             "mouth_stretch": 0.15 * k,
         }
     if name == "sadness":
-        style = _style(rng, LESSON_STYLES["sadness"])
+        style = _style(rng, styles["sadness"])
         if style == "downcast":  # heavy lids and a slight frown, brows only a little lifted
             return {
                 "brow_inner_up": 0.15 + 0.3 * k,
@@ -169,7 +241,7 @@ def _recipe(name: str, k: float, rng: np.random.Generator) -> dict[str, float]:
             "mouth_open": u(0, 0.15) * k,
         }
     if name == "surprise":
-        style = _style(rng, LESSON_STYLES["surprise"])
+        style = _style(rng, styles["surprise"])
         if style == "brows_eyes":  # brows up, eyes wide, mouth only just parted
             brows = 0.35 + 0.65 * k
             return {
@@ -195,7 +267,7 @@ def _recipe(name: str, k: float, rng: np.random.Generator) -> dict[str, float]:
             "mouth_round": u(0.3, 1.0),
         }
     if name == "anger":
-        style = _style(rng, LESSON_STYLES["anger"])
+        style = _style(rng, styles["anger"])
         if style == "shout":  # wide eyes and an open, stretched mouth; brows only slightly lowered
             return {
                 "brow_down": u(0.0, 0.15) + 0.1 * k,
@@ -250,19 +322,43 @@ def _recipe(name: str, k: float, rng: np.random.Generator) -> dict[str, float]:
     )
 
 
-def expression_for(name: str, rng: np.random.Generator, *, intensity: float | None = None) -> Expression:
+def expression_for(
+    name: str,
+    rng: np.random.Generator,
+    *,
+    intensity: float | None = None,
+    identity: Identity | None = None,
+) -> Expression:
     """An expression of class ``name`` (a lesson or Korean-7 class id) with random strength.
 
     Small random leaks of the other pieces keep subtle examples close to neighbouring classes.
+    With ``identity`` the expression starts from that person's resting face and is as strong
+    as they show feelings (:attr:`Identity.expressiveness`).
     """
     if intensity is not None:
         k = float(np.clip(intensity, 0.0, 1.0))
     elif name in LESSON_CLASSES:
-        # more subtle than strong faces, as in everyday photos; a share sits close to neutral
-        k = float(0.08 + 0.92 * rng.beta(1.3, 1.5))
+        # Everyday photos: some feelings are held back until hardly anything shows (no amount
+        # of photos teaches a model to see those), most are subtle to clear, and a share is
+        # posed for the camera and strong. Children hold back less often.
+        young = identity is not None and identity.age_group == "child"
+        draw = rng.random()
+        if draw < (0.1 if young else 0.22):
+            k = float(rng.uniform(0.0, 0.1))
+        elif draw > 0.88:
+            k = float(rng.uniform(0.55, 1.0))
+        else:
+            k = float(0.15 + 0.85 * rng.beta(1.0, 2.2))
     else:
         k = float(rng.uniform(0.15, 1.0))
-    pieces = _recipe(name, k, rng)
+    if identity is not None and intensity is None:
+        k = float(np.clip(k * identity.expressiveness, 0.0, 1.0))
+    pieces = _recipe(name, k, rng, styles_for(identity.age_group if identity is not None else None))
+    if name in LESSON_CLASSES and name != "neutral":
+        # a feeling that barely shows moves every part only a little: the recipes' resting
+        # offsets fade in with the strength, so the subtlest photos sit among the neutral ones
+        fade = min(1.0, (k + 0.05) / 0.5)
+        pieces = {key: v if key in ("teeth", "mouth_round") else v * fade for key, v in pieces.items()}
     leak = {
         "brow_inner_up": abs(rng.normal(0, 0.08)),
         "brow_down": abs(rng.normal(0, 0.06)),
@@ -270,8 +366,13 @@ def expression_for(name: str, rng: np.random.Generator, *, intensity: float | No
         "smile": rng.normal(0, 0.06),
         "mouth_open": abs(rng.normal(0, 0.04)),
     }
-    values = {key: pieces.get(key, 0.0) + leak.get(key, 0.0) for key in set(pieces) | set(leak)}
+    rest = dict(identity.resting) if identity is not None else {}
+    keys = set(pieces) | set(leak) | set(rest)
+    values = {key: pieces.get(key, 0.0) + leak.get(key, 0.0) + rest.get(key, 0.0) for key in keys}
     clip = {key: (-1.0, 1.0) if key in ("smile", "eye_open", "asymmetry") else (0.0, 1.0) for key in values}
+    # a resting face's parted lips on top of a full shout would open the jaw past what the face
+    # extractor reads as a mouth (it called such a face covered)
+    clip["mouth_open"] = (0.0, 0.85)
     values = {key: float(np.clip(v, *clip[key])) for key, v in values.items()}
     return Expression(name=name, intensity=round(k, 3), **values)
 
@@ -282,7 +383,7 @@ def random_person(
     expression: Expression,
     *,
     face_share: tuple[float, float] = (0.22, 0.36),
-    max_yaw: float = 14.0,
+    max_yaw: float = 18.0,
 ) -> Person:
     """Place a person in the frame with a small random head pose and gaze."""
     share = float(rng.uniform(*face_share))
@@ -299,7 +400,7 @@ def random_person(
         center=(cx, cy),
         face_share=share,
         yaw=float(rng.uniform(-max_yaw, max_yaw)),
-        pitch=float(rng.uniform(-8, 8)),
+        pitch=float(rng.uniform(-9, 9)),
         roll=float(rng.uniform(-9, 9)),
         gaze=(float(rng.normal(0, 0.12)), float(rng.normal(0, 0.06))),
     )
@@ -351,6 +452,6 @@ def random_spec(
     ident = identity or random_identity(
         rng, f"p{int(rng.integers(0, 10**8)):08d}", age_group=age_group, gender=gender
     )
-    expr = expression_for(expression, rng, intensity=intensity)
+    expr = expression_for(expression, rng, intensity=intensity, identity=ident)
     person = random_person(rng, ident, expr, face_share=face_share)
     return random_scene(rng, (person,), background=background)

@@ -108,6 +108,12 @@ class Identity:
     brow_lift: float = 0.0  # brows sit this much higher (negative) or lower, face units
     jaw: float = 1.0  # width of the lower face relative to the default
     face_length: float = 1.0
+    eye_height: float = 1.0  # eye opening relative to its width: rounder (children) or narrower eyes
+    mouth_height: float = 1.0  # lip fullness and the mouth's opening relative to its width
+    #: the person's resting face: data pieces every expression of theirs starts from (a mouth that
+    #: turns down at rest, brows that sit raised or knitted, sleepy or wide eyes), as (piece, value)
+    resting: tuple[tuple[str, float], ...] = ()
+    expressiveness: float = 1.0  # how strongly this person shows a feeling (children pose boldly)
 
 
 @dataclass(frozen=True)
