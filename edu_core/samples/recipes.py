@@ -68,7 +68,8 @@ def random_identity(
     child = age == "child"
     # Drawn after every other trait, so older seeds keep the rest of the person they had.
     # Children's faces differ in geometry, not only in size: brows sit higher above rounder,
-    # relatively taller eyes, and the mouth is smaller; they also pose their feelings boldly.
+    # relatively taller eyes, and the mouth is smaller. (How children show a feeling differs
+    # too, in its style and in how rarely they hold it back: see AGE_STYLES, expression_for.)
     brow_lift = float(rng.normal(0.0, 0.022) - (0.035 if child else 0.0))
     eye_height = float(np.clip(rng.normal(1.0, 0.1), 0.75, 1.3) * (1.18 if child else 1.0))
     mouth_height = float(np.clip(rng.normal(1.0, 0.12), 0.7, 1.3))

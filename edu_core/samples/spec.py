@@ -113,7 +113,7 @@ class Identity:
     #: the person's resting face: data pieces every expression of theirs starts from (a mouth that
     #: turns down at rest, brows that sit raised or knitted, sleepy or wide eyes), as (piece, value)
     resting: tuple[tuple[str, float], ...] = ()
-    expressiveness: float = 1.0  # how strongly this person shows a feeling (children pose boldly)
+    expressiveness: float = 1.0  # how strongly this person shows a feeling
 
 
 @dataclass(frozen=True)
