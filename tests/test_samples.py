@@ -302,8 +302,8 @@ def test_gate_expressions_read_as_intended(report: dict) -> None:
 def test_gate_extractor_rejects_with_the_expected_reason(report: dict, reason: str) -> None:
     got = report["rejects"][reason]
     assert got["n"] >= 15
-    # The gate is fitted on real photos only. Two painted fringes over children's round eyes
-    # (of five fringes) read as uncovered to it; README's known limits name them.
+    # The gate is fitted on real photos only. Two of the five painted fringes, both over
+    # children's round eyes, read as uncovered to it; README's known limits name them.
     assert got["correct"] >= (0.85 if reason == "occluded_eyes" else 0.9), got["got"]
 
 
