@@ -113,10 +113,9 @@ def _one_run(
     truth = [e.label for e in test]
     pred = [classes[int(i)] for i in probs.argmax(axis=1)]
     hits = np.array([a == b for a, b in zip(truth, pred, strict=True)], dtype=float)
-    recall = {c: float(hits[[t == c for t in truth]].mean()) if c in truth else float("nan") for c in classes}
-    confidence = {
-        c: float(probs[[t == c for t in truth], ci].mean()) for ci, c in enumerate(classes) if c in truth
-    }
+    of_class = {c: np.array([t == c for t in truth], dtype=bool) for c in classes if c in truth}
+    recall = {c: float(hits[of_class[c]].mean()) if c in of_class else float("nan") for c in classes}
+    confidence = {c: float(probs[of_class[c], ci].mean()) for ci, c in enumerate(classes) if c in of_class}
     groups = sorted({e.group for e in test if e.group})
     group_acc = {}
     if cfg.experiment == "groups":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import time
@@ -278,21 +279,20 @@ def generate_samples(
     out = Path(out)
     plan = sample_plan(seed, cfg)
     total = 0
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
-    painted = (
-        pool.map(paint, plan, [cfg.jpeg_quality] * len(plan), chunksize=4)
-        if pool is not None
-        else (paint(item, cfg.jpeg_quality) for item in plan)
-    )
-    for i, (item, data) in enumerate(zip(plan, painted, strict=True)):
-        path = out / item.file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        total += len(data)
-        if progress:
-            progress(i + 1, len(plan))
-    if pool is not None:
-        pool.shutdown()
+    # the pool is shut down on any error too (a full disk, an interrupted run)
+    with ProcessPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        quality = [cfg.jpeg_quality] * len(plan)
+        if pool is None:
+            painted = map(paint, plan, quality)
+        else:
+            painted = pool.map(paint, plan, quality, chunksize=4)
+        for i, (item, data) in enumerate(zip(plan, painted, strict=True)):
+            path = out / item.file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            total += len(data)
+            if progress:
+                progress(i + 1, len(plan))
     rows = [item.row for item in plan]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=LABEL_COLUMNS, lineterminator="\n")
